@@ -1,0 +1,2 @@
+//! Forecast evaluation: metrics (RMSPE and friends), expanding-window time-series folds, the holdout split and
+//! baselines.

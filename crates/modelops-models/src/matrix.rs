@@ -1,0 +1,131 @@
+//! The dense feature matrix every engine consumes.
+
+use crate::ModelError;
+use serde::{Deserialize, Serialize};
+
+/// How a column is to be treated by the engines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// A number; `NaN` means missing.
+    Numeric,
+    /// Integer codes `0..levels` stored as `f32`; `NaN` means missing or unseen.
+    Categorical {
+        /// Number of levels known at training time.
+        levels: u32,
+    },
+}
+
+/// Rows × features, row-major `f32`, with a name and a kind per column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureMatrix {
+    names: Vec<String>,
+    kinds: Vec<FeatureKind>,
+    n_rows: usize,
+    values: Vec<f32>,
+}
+
+impl FeatureMatrix {
+    /// Builds a matrix from row-major values.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidData`] when the names, kinds and value count disagree.
+    pub fn new(
+        names: Vec<String>,
+        kinds: Vec<FeatureKind>,
+        values: Vec<f32>,
+    ) -> Result<Self, ModelError> {
+        if names.len() != kinds.len() {
+            return Err(ModelError::InvalidData(format!(
+                "{} feature names but {} feature kinds",
+                names.len(),
+                kinds.len()
+            )));
+        }
+        if names.is_empty() {
+            return Err(ModelError::InvalidData("a feature matrix needs at least one column".into()));
+        }
+        if values.len() % names.len() != 0 {
+            return Err(ModelError::InvalidData(format!(
+                "{} values do not fill whole rows of {} features",
+                values.len(),
+                names.len()
+            )));
+        }
+        let n_rows = values.len() / names.len();
+        Ok(Self { names, kinds, n_rows, values })
+    }
+
+    /// Column names, in column order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Column kinds, in column order.
+    pub fn kinds(&self) -> &[FeatureKind] {
+        &self.kinds
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of columns.
+    pub fn n_features(&self) -> usize {
+        self.names.len()
+    }
+
+    /// All values, row-major.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// One row.
+    pub fn row(&self, i: usize) -> &[f32] {
+        let n = self.names.len();
+        &self.values[i * n..(i + 1) * n]
+    }
+
+    /// The rows at `indices`, in that order, as a new matrix.
+    pub fn select_rows(&self, indices: &[usize]) -> Self {
+        let n = self.names.len();
+        let mut values = Vec::with_capacity(indices.len() * n);
+        for &i in indices {
+            values.extend_from_slice(self.row(i));
+        }
+        Self { names: self.names.clone(), kinds: self.kinds.clone(), n_rows: indices.len(), values }
+    }
+
+    /// Indices of the categorical columns.
+    pub fn categorical_columns(&self) -> Vec<usize> {
+        self.kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| matches!(k, FeatureKind::Categorical { .. }))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_values_that_do_not_fill_rows() {
+        let err = FeatureMatrix::new(
+            vec!["a".into(), "b".into()],
+            vec![FeatureKind::Numeric, FeatureKind::Numeric],
+            vec![1.0, 2.0, 3.0],
+        );
+        assert!(matches!(err, Err(ModelError::InvalidData(_))));
+    }
+
+    #[test]
+    fn select_rows_keeps_requested_order() {
+        let m = FeatureMatrix::new(vec!["a".into()], vec![FeatureKind::Numeric], vec![1.0, 2.0, 3.0])
+            .unwrap();
+        assert_eq!(m.select_rows(&[2, 0]).values(), &[3.0, 1.0]);
+    }
+}

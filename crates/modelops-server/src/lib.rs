@@ -1,0 +1,1 @@
+//! The MLflow-compatible tracking server (`modelops server`): REST API 2.0, artifacts proxy and web UI.

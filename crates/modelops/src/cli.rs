@@ -1,0 +1,51 @@
+//! The command-line surface: global options and the table of subcommands. Each subcommand's own arguments live
+//! beside its implementation in `commands/<name>.rs`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::commands;
+
+/// Train, track, register, serve and monitor sales-forecasting models (Rossmann-style daily store sales).
+///
+/// Every command works on a project directory (default: the current one) laid out as
+/// data/raw/{train.csv,store.csv}, data/processed/, config/, outputs/, with an optional modelops.toml.
+#[derive(Debug, Parser)]
+#[command(name = "modelops", version, propagate_version = true, max_term_width = 110)]
+pub struct Cli {
+    /// Options every command understands.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command; each also reads a `MODELOPS_*` variable and the `modelops.toml` file.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Project directory holding data/, config/, outputs/ and modelops.toml.
+    #[arg(long, global = true, env = "MODELOPS_PROJECT_DIR", value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Where runs are recorded: sqlite:///mlflow.db (default, relative to the project), postgresql://…,
+    /// http://host:5000. Also read from MODELOPS_TRACKING_URI, then MLFLOW_TRACKING_URI.
+    #[arg(long, global = true, value_name = "URI")]
+    pub tracking_uri: Option<String>,
+    /// Configuration file (default: <project-dir>/modelops.toml when it exists).
+    #[arg(long, global = true, env = "MODELOPS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v debug for modelops, -vv everything); RUST_LOG, when set, wins.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Data: generate synthetic data, validate it against expectation suites, see what is stale.
+    #[command(subcommand)]
+    Data(commands::data::DataCommand),
+}

@@ -1,0 +1,21 @@
+//! One module per subcommand: its arguments (clap) and an `exec` that calls a library crate and reports.
+//! This file is the table of contents and the exit-code contract.
+
+use crate::cli::Command;
+use crate::context::Context;
+
+pub mod data;
+
+/// Success.
+pub const EXIT_OK: u8 = 0;
+/// Any error not covered by a more specific code (bad input, I/O, store failure).
+pub const EXIT_ERROR: u8 = 1;
+/// Data failed its expectation suite (`data validate --fail-on-error`).
+pub const EXIT_VALIDATION_FAILED: u8 = 3;
+
+/// Runs one subcommand and returns the process exit code.
+pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {
+    match command {
+        Command::Data(cmd) => data::exec(cmd, ctx),
+    }
+}
