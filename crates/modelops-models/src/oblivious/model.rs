@@ -1,0 +1,259 @@
+//! The fitted oblivious-tree model: its features (numeric borders, one-hot levels, CTRs), symmetric trees and
+//! prediction. Saving and loading in CatBoost's JSON format lives in [`super::json`].
+
+use super::ctr::{CtrFeature, LevelStats, level_of};
+use super::quantize::bin_of;
+use crate::{Engine, FeatureKind, FeatureMatrix, ModelError, Regressor};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// A numeric column and its borders.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FloatFeature {
+    /// Column in the feature matrix.
+    pub(crate) column: usize,
+    /// Strictly ascending borders; splits are `value > border`.
+    pub(crate) borders: Vec<f32>,
+    /// Whether training data had missing values (first border is then `f32::MIN`).
+    pub(crate) has_nans: bool,
+}
+
+/// A categorical column.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CatFeature {
+    /// Column in the feature matrix.
+    pub(crate) column: usize,
+    /// Levels known at training time (codes `0..levels`).
+    pub(crate) levels: u32,
+    /// Whether splits test single levels (one-hot) instead of CTRs.
+    pub(crate) one_hot: bool,
+    /// Full-training-set statistics, for CTR columns.
+    pub(crate) stats: Option<LevelStats>,
+}
+
+/// What a binned feature is made from. Binned features are ordered floats, one-hots, CTRs: CatBoost's order of
+/// binary features, which its `split_index` counts in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum BinnedSource {
+    /// `floats[i]`: bin = number of borders below the value.
+    Float(usize),
+    /// `cats[i]`: bin = level + 1 (0 for missing or unseen).
+    OneHot(usize),
+    /// `ctrs[i]`: bin = number of CTR borders below the CTR value.
+    Ctr(usize),
+}
+
+/// One level of a symmetric tree: a binned feature and a bin threshold. For numeric and CTR features the
+/// condition is `bin > threshold` (value above border number `threshold`); for one-hot features it is
+/// `bin == threshold` (the level `threshold - 1`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Split {
+    /// Index into the model's binned features.
+    pub(crate) feature: usize,
+    /// Bin threshold (see the type's docs).
+    pub(crate) threshold: u8,
+    /// Equality (one-hot) instead of greater-than.
+    pub(crate) is_equality: bool,
+}
+
+impl Split {
+    /// Whether a row with this bin goes to the "true" side.
+    #[inline]
+    pub(crate) fn holds(&self, bin: u8) -> bool {
+        if self.is_equality {
+            bin == self.threshold
+        } else {
+            bin > self.threshold
+        }
+    }
+}
+
+/// A symmetric tree: split `d` decides bit `d` of the leaf index (CatBoost's layout).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ObliviousTree {
+    /// One split per level.
+    pub(crate) splits: Vec<Split>,
+    /// `2^splits.len()` leaf values, learning rate included.
+    pub(crate) leaf_values: Vec<f64>,
+    /// Training weight per leaf (row counts with unit weights).
+    pub(crate) leaf_weights: Vec<f64>,
+}
+
+/// A fitted CatBoost-compatible oblivious-tree model (RMSE). Predicts, saves CatBoost JSON (`catboost.json`) and
+/// loads it back with [`ObliviousModel::load`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObliviousModel {
+    pub(crate) names: Vec<String>,
+    pub(crate) kinds: Vec<FeatureKind>,
+    pub(crate) floats: Vec<FloatFeature>,
+    pub(crate) cats: Vec<CatFeature>,
+    pub(crate) ctrs: Vec<CtrFeature>,
+    pub(crate) binned: Vec<BinnedSource>,
+    pub(crate) trees: Vec<ObliviousTree>,
+    pub(crate) bias: f64,
+    /// Total split gain per matrix column.
+    pub(crate) gains: Vec<f64>,
+}
+
+/// Rows per parallel task when binning or predicting.
+const ROW_CHUNK: usize = 4096;
+
+impl ObliviousModel {
+    /// Loads a model saved by [`Regressor::save`] (or any CatBoost JSON model using only the parts we write).
+    ///
+    /// # Errors
+    /// [`ModelError::Io`] when the file cannot be read, [`ModelError::Format`] when it is not such a model.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        super::json::load(path)
+    }
+
+    /// The number of binned features (numeric, one-hot and CTR).
+    pub(crate) fn n_binned(&self) -> usize {
+        self.binned.len()
+    }
+
+    /// Checks that `features` has the training columns, by name, kind and order.
+    pub(crate) fn check_columns(&self, features: &FeatureMatrix) -> Result<(), ModelError> {
+        if features.names() != self.names.as_slice() {
+            return Err(ModelError::InvalidData(format!(
+                "the oblivious model was trained on columns [{}] but got [{}]; pass the same columns in the same order",
+                self.names.join(", "),
+                features.names().join(", ")
+            )));
+        }
+        for (i, (a, b)) in self.kinds.iter().zip(features.kinds()).enumerate() {
+            let same = matches!(
+                (a, b),
+                (FeatureKind::Numeric, FeatureKind::Numeric)
+                    | (
+                        FeatureKind::Categorical { .. },
+                        FeatureKind::Categorical { .. }
+                    )
+            );
+            if !same {
+                return Err(ModelError::InvalidData(format!(
+                    "column {} ('{}') was {:?} at training time but is {:?} now",
+                    i, self.names[i], a, b
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The full-data CTR value of a level for prediction.
+    #[inline]
+    fn ctr_value(&self, ctr: &CtrFeature, value: f32) -> f32 {
+        let cat = &self.cats[ctr.cat_index];
+        match &cat.stats {
+            Some(stats) => {
+                let counts =
+                    level_of(value, cat.levels).map_or([0, 0], |l| stats.class_counts[l as usize]);
+                ctr.value(counts, stats.max_count)
+            }
+            None => ctr.value([0, 0], 0),
+        }
+    }
+
+    /// Bins one row into `out` (one bin per binned feature), using full-data CTR statistics.
+    pub(crate) fn bin_row(&self, row: &[f32], out: &mut [u8]) {
+        for (slot, source) in out.iter_mut().zip(&self.binned) {
+            *slot = match *source {
+                BinnedSource::Float(i) => {
+                    let f = &self.floats[i];
+                    bin_of(&f.borders, row[f.column])
+                }
+                BinnedSource::OneHot(i) => {
+                    let c = &self.cats[i];
+                    level_of(row[c.column], c.levels).map_or(0, |l| (l + 1).min(255) as u8)
+                }
+                BinnedSource::Ctr(i) => {
+                    let ctr = &self.ctrs[i];
+                    let value = self.ctr_value(ctr, row[self.cats[ctr.cat_index].column]);
+                    bin_of(&ctr.borders, value)
+                }
+            };
+        }
+    }
+
+    /// Row-major bins of every row of `features` (columns already checked).
+    pub(crate) fn bin_matrix(&self, features: &FeatureMatrix) -> Vec<u8> {
+        let nf = self.n_binned();
+        let mut bins = vec![0u8; features.n_rows() * nf];
+        if nf == 0 {
+            return bins;
+        }
+        bins.par_chunks_mut(ROW_CHUNK * nf)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let first = chunk * ROW_CHUNK;
+                for (i, row_out) in out.chunks_mut(nf).enumerate() {
+                    self.bin_row(features.row(first + i), row_out);
+                }
+            });
+        bins
+    }
+
+    /// Adds the trees' outputs to `predictions` for binned rows.
+    pub(crate) fn add_trees(
+        trees: &[ObliviousTree],
+        bins: &[u8],
+        nf: usize,
+        predictions: &mut [f64],
+    ) {
+        predictions
+            .par_chunks_mut(ROW_CHUNK)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let first = chunk * ROW_CHUNK;
+                for tree in trees {
+                    for (i, p) in out.iter_mut().enumerate() {
+                        let row = &bins[(first + i) * nf..(first + i + 1) * nf];
+                        *p += tree.leaf_values[leaf_index(&tree.splits, row)];
+                    }
+                }
+            });
+    }
+}
+
+/// The leaf a binned row falls into.
+#[inline]
+pub(crate) fn leaf_index(splits: &[Split], row: &[u8]) -> usize {
+    let mut index = 0usize;
+    for (depth, split) in splits.iter().enumerate() {
+        index |= usize::from(split.holds(row[split.feature])) << depth;
+    }
+    index
+}
+
+impl Regressor for ObliviousModel {
+    fn engine(&self) -> Engine {
+        Engine::Catboost
+    }
+
+    fn predict(&self, features: &FeatureMatrix) -> Result<Vec<f64>, ModelError> {
+        self.check_columns(features)?;
+        let bins = self.bin_matrix(features);
+        let mut predictions = vec![self.bias; features.n_rows()];
+        // Leaf sums are added tree by tree in a fixed order, so results do not depend on the thread count.
+        Self::add_trees(&self.trees, &bins, self.n_binned(), &mut predictions);
+        Ok(predictions)
+    }
+
+    fn save(&self, dir: &Path) -> Result<PathBuf, ModelError> {
+        let path = dir.join("catboost.json");
+        super::json::save(self, &path)?;
+        Ok(path)
+    }
+
+    fn feature_importance(&self) -> Vec<(String, f64)> {
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.gains.iter().copied())
+            .collect()
+    }
+
+    fn n_rounds(&self) -> usize {
+        self.trees.len()
+    }
+}
