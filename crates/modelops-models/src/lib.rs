@@ -7,6 +7,7 @@
 
 mod error;
 mod matrix;
+pub mod oblivious;
 mod regressor;
 
 pub use error::ModelError;
