@@ -125,7 +125,7 @@ fn verdict(html: &mut String, report: &DriftReport) {
     let _ = write!(
         html,
         "<header class=\"verdict {class}\"><div class=\"eyebrow\">{model}drift report · {}</div><h1>{title}</h1>\
-         <p>{} of {} tested features drifted ({}), the dataset-drift threshold is more than {}.{}</p></header>",
+         <p>{} of {} tested features drifted ({}); dataset drift means more than {}.{}</p></header>",
         window_text(report),
         report.drifted_features,
         report.tested_features,
@@ -362,7 +362,7 @@ fn footer(html: &mut String, report: &DriftReport) {
 }
 
 fn percent(share: f64) -> String {
-    let p = share * 100.0;
+    let p = (share * 1000.0).round() / 10.0;
     if p == p.round() {
         format!("{p:.0}%")
     } else {
@@ -382,17 +382,38 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// A "nice" upper bound for the y axis (1, 2, 2.5 or 5 × 10^k) at or above `max`.
-fn nice_ceiling(max: f64) -> f64 {
-    if max <= 0.0 {
-        return 1.0;
+/// A readable step (1, 2, 2.5 or 5 × 10^k) at or above `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if raw <= 0.0 || !raw.is_finite() {
+        return 0.25;
     }
-    let magnitude = 10_f64.powf(max.log10().floor());
+    let magnitude = 10_f64.powf(raw.log10().floor());
     [1.0, 2.0, 2.5, 5.0, 10.0]
         .iter()
         .map(|m| m * magnitude)
-        .find(|v| *v >= max * 0.999_999)
-        .unwrap_or(max)
+        .find(|v| *v >= raw * 0.999_999)
+        .unwrap_or(raw)
+}
+
+/// Y-axis ticks for shares up to `max`: about four readable steps, the last at or above `max`.
+fn axis_ticks(max: f64) -> Vec<f64> {
+    let step = nice_step(max / 4.0);
+    let steps = ((max / step) - 1e-9).ceil().max(1.0) as usize;
+    (0..=steps).map(|i| step * i as f64).collect()
+}
+
+/// A number for an axis: short (12k, 1.5M) so labels never collide.
+fn axis_value(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", fmt_value((v / 1e5).round() / 10.0))
+    } else if a >= 1e4 {
+        format!("{}k", fmt_value((v / 1e2).round() / 10.0))
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        fmt_value((v * 100.0).round() / 100.0)
+    }
 }
 
 fn shorten(label: &str, max_chars: usize) -> String {
@@ -414,7 +435,8 @@ fn chart_svg(chart: &Chart, id: &str, feature: &str) -> String {
             reference, current, ..
         } => (reference, current),
     };
-    let top = nice_ceiling(reference.iter().chain(current).copied().fold(0.0, f64::max));
+    let ticks = axis_ticks(reference.iter().chain(current).copied().fold(0.0, f64::max));
+    let top = ticks.last().copied().unwrap_or(1.0);
     let plot_w = CHART_WIDTH - PLOT_LEFT - PLOT_RIGHT;
     let plot_h = CHART_HEIGHT - PLOT_TOP - PLOT_BOTTOM;
     let y = |share: f64| PLOT_TOP + plot_h * (1.0 - (share / top).clamp(0.0, 1.0));
@@ -425,9 +447,7 @@ fn chart_svg(chart: &Chart, id: &str, feature: &str) -> String {
          aria-label=\"Distribution of {} in the reference and current data\">",
         escape(feature)
     );
-    // Grid lines and y labels at 0, ½ and the top.
-    for step in 0..=4 {
-        let share = top * f64::from(step) / 4.0;
+    for &share in &ticks {
         let yy = y(share);
         let _ = write!(
             svg,
@@ -488,7 +508,7 @@ fn chart_svg(chart: &Chart, id: &str, feature: &str) -> String {
                     svg,
                     "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
                     base + 16.0,
-                    escape(&fmt_value(edges.get(i).copied().unwrap_or(0.0)))
+                    escape(&axis_value(edges.get(i).copied().unwrap_or(0.0)))
                 );
             }
         }
@@ -565,9 +585,14 @@ mod tests {
     }
 
     #[test]
-    fn nice_ceiling_rounds_up_to_a_readable_value() {
-        assert_eq!(nice_ceiling(0.37), 0.5);
-        assert_eq!(nice_ceiling(0.12), 0.2);
-        assert_eq!(nice_ceiling(0.0), 1.0);
+    fn axis_ticks_are_readable_steps_covering_the_maximum() {
+        assert_eq!(
+            axis_ticks(0.2),
+            vec![0.0, 0.05, 0.1, 0.15000000000000002, 0.2]
+        );
+        assert_eq!(axis_ticks(0.37).last(), Some(&0.4));
+        assert_eq!(axis_ticks(1.0).last(), Some(&1.0));
+        assert_eq!(axis_value(23_356.3), "23.4k");
+        assert_eq!(axis_value(0.125), "0.13");
     }
 }

@@ -6,4 +6,6 @@
 mod drift;
 mod performance;
 mod report;
+mod rossmann;
+mod rossmann_data;
 mod stats_reference;
