@@ -8,4 +8,5 @@ mod performance;
 mod report;
 mod rossmann;
 mod rossmann_data;
+mod scipy_crosscheck;
 mod stats_reference;
