@@ -11,6 +11,7 @@
 //! chosen in [`DriftConfig`] ([`NumericRule`], [`CategoricalRule`]); PSI is reported for every feature and
 //! decides only when a rule says so (threshold `psi_threshold`, 0.2).
 //!
+//! Missing values (NaN, `None`) are left out of every test and reported as counts.
 //! A feature with fewer than `min_rows` values on either side is *not tested* and left out of the drift share.
 //! **Dataset drift** holds when `drifted / tested > drift_share_threshold` (0.5). The prediction is compared like a
 //! numeric feature and reported on its own: it does not count toward the share.
@@ -556,34 +557,35 @@ fn compare_feature(
     config: &DriftConfig,
 ) -> FeatureDrift {
     let selected = feature.partitions.iter().filter(|p| in_selection(p.month));
-    match summarise_current(current, &profile.sketch) {
-        Distribution::Numeric(cur) => {
+    match current {
+        ColumnValues::Numeric(values) => {
             let parts: Vec<&NumericSummary> = selected
                 .filter_map(|p| match &p.distribution {
                     Distribution::Numeric(s) => Some(s),
                     Distribution::Categorical(_) => None,
                 })
                 .collect();
-            let values = match current {
-                ColumnValues::Numeric(v) => *v,
-                _ => &[],
-            };
+            let missing = values.iter().filter(|v| v.is_nan()).count() as u64;
             compare_numeric(
                 &feature.name,
                 &NumericReference::new(parts),
                 values,
-                cur.missing,
+                missing,
                 config,
             )
         }
-        Distribution::Categorical(cur) => {
+        ColumnValues::Binary(_) | ColumnValues::Categorical(_) => {
             let mut reference = CategoricalSummary::default();
             for p in selected {
                 if let Distribution::Categorical(s) = &p.distribution {
                     reference.merge(s);
                 }
             }
-            compare_categorical(&feature.name, feature.kind, &reference, &cur, config)
+            let current = match summarise_current(current, &profile.sketch) {
+                Distribution::Categorical(summary) => summary,
+                Distribution::Numeric(_) => CategoricalSummary::default(),
+            };
+            compare_categorical(&feature.name, feature.kind, &reference, &current, config)
         }
     }
 }
@@ -862,7 +864,7 @@ fn category_chart(categories: &[&String], reference: &[f64], current: &[f64]) ->
     if rows.len() > MAX_CHART_CATEGORIES {
         rows.sort_by(|a, b| (b.1 + b.2).total_cmp(&(a.1 + a.2)));
         let rest = rows.split_off(MAX_CHART_CATEGORIES - 1);
-        let label = format!("other ({} categories)", rest.len());
+        let label = format!("other ({})", rest.len());
         rows.push((
             label,
             rest.iter().map(|r| r.1).sum(),

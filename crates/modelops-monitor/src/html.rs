@@ -162,6 +162,9 @@ fn months_text(months: &[u32]) -> String {
     if months.len() == 12 {
         return "all months".into();
     }
+    if months.is_empty() {
+        return "all training rows".into();
+    }
     months
         .iter()
         .filter_map(|m| NAMES.get((*m as usize).wrapping_sub(1)))
@@ -438,12 +441,19 @@ fn chart_svg(chart: &Chart, id: &str, feature: &str) -> String {
     let ticks = axis_ticks(reference.iter().chain(current).copied().fold(0.0, f64::max));
     let top = ticks.last().copied().unwrap_or(1.0);
     let plot_w = CHART_WIDTH - PLOT_LEFT - PLOT_RIGHT;
+    // Many bars get rotated labels, which need more room below the axis.
+    let rotate = matches!(chart, Chart::Bars { categories, .. } if categories.len() > 8);
+    let height = if rotate {
+        CHART_HEIGHT + 24.0
+    } else {
+        CHART_HEIGHT
+    };
     let plot_h = CHART_HEIGHT - PLOT_TOP - PLOT_BOTTOM;
     let y = |share: f64| PLOT_TOP + plot_h * (1.0 - (share / top).clamp(0.0, 1.0));
     let mut svg = String::with_capacity(8 * 1024);
     let _ = write!(
         svg,
-        "<svg id=\"{id}\" viewBox=\"0 0 {CHART_WIDTH} {CHART_HEIGHT}\" width=\"100%\" role=\"img\" \
+        "<svg id=\"{id}\" viewBox=\"0 0 {CHART_WIDTH} {height}\" width=\"100%\" role=\"img\" \
          aria-label=\"Distribution of {} in the reference and current data\">",
         escape(feature)
     );
@@ -520,7 +530,6 @@ fn chart_svg(chart: &Chart, id: &str, feature: &str) -> String {
             let groups = categories.len().max(1);
             let group_w = plot_w / groups as f64;
             let bar_w = (group_w * 0.38).min(36.0);
-            let rotate = groups > 8;
             for (i, ((label, r), c)) in categories.iter().zip(reference).zip(current).enumerate() {
                 let centre = PLOT_LEFT + group_w * (i as f64 + 0.5);
                 let safe = escape(label);

@@ -191,7 +191,13 @@ impl CategoricalSummary {
         let mut summary = Self::default();
         for value in values {
             match value {
-                Some(v) => *summary.counts.entry(v.as_ref().to_owned()).or_insert(0) += 1,
+                // Look up before inserting: most rows repeat a known category, so no allocation.
+                Some(v) => match summary.counts.get_mut(v.as_ref()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        summary.counts.insert(v.as_ref().to_owned(), 1);
+                    }
+                },
                 None => summary.missing += 1,
             }
         }
