@@ -151,7 +151,7 @@ fn window_text(report: &DriftReport) -> String {
     match (report.current.start, report.current.end) {
         (Some(start), Some(end)) if start == end => start.to_string(),
         (Some(start), Some(end)) => format!("{start} – {end}"),
-        _ => "current window".into(),
+        _ => "dates not given".into(),
     }
 }
 
