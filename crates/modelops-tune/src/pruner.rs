@@ -115,7 +115,9 @@ impl Pruner for MedianPruner {
         if step < self.n_warmup_steps {
             return false;
         }
-        if self.interval_steps > 1 && !(step - self.n_warmup_steps).is_multiple_of(self.interval_steps) {
+        if self.interval_steps > 1
+            && !(step - self.n_warmup_steps).is_multiple_of(self.interval_steps)
+        {
             return false;
         }
         // The trial's best value so far, in "lower is better" terms; NaN anywhere means prune (as Optuna).

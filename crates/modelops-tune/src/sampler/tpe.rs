@@ -6,22 +6,26 @@
 //! transform), and pulls a second `rand` major version into the workspace. Matching Optuna's behaviour, which the
 //! reference system used and our benchmark compares against, needed those, and the algorithm is small.
 //!
-//! What is implemented (Optuna 4 `TPESampler` defaults, `multivariate=False`):
+//! What is implemented (Optuna 5 `TPESampler` defaults):
 //! - **Start-up**: fewer than `n_startup_trials` (10) complete-or-pruned trials ⇒ uniform random sampling.
 //! - **Split**: complete trials sorted by value, then pruned trials by (deepest step first, value at that step);
-//!   the first `gamma(n) = min(ceil(0.1·n), 25)` form the "good" set, the rest the "bad" set. Failed, running and
-//!   waiting trials are ignored.
-//! - **Estimators** per parameter in internal space (log for `log: true`): [`super::parzen`]: truncated-normal
-//!   mixtures with a prior kernel (weight 1), neighbour-gap bandwidths and the magic clip; integer and stepped
-//!   parameters score the probability of their grid cell; categoricals use smoothed counts. Older observations are
-//!   down-weighted beyond the 25 most recent.
+//!   the first `gamma(n) = min(ceil(0.1·n), 25)` form the "good" set, the rest the "bad" set. With the constant
+//!   liar (on by default, as in Optuna 5) trials still running or waiting elsewhere join the bad set, so parallel
+//!   workers do not all sample next to the same good point. Failed trials are ignored.
+//! - **Estimators** in internal space (log for `log: true`), see [`super::parzen`]: one kernel per observed trial
+//!   plus a prior kernel (weight 1); truncated normals with neighbour-gap bandwidths and the magic clip; integer and
+//!   stepped parameters score the probability of their grid cell; categoricals use smoothed counts; observations
+//!   beyond the 25 most recent are down-weighted.
+//! - **Multivariate** (default, as Optuna 5 for one objective): the kernels are products over all parameters, so
+//!   a candidate keeps the combination of values of the good trial it was drawn around. `multivariate: false` gives
+//!   the classic independent TPE of the paper, one estimator per parameter.
 //! - **Choice**: `n_ei_candidates` (24) draws from the good estimator `l`; the one maximising `log l(x) − log g(x)`
 //!   (the expected-improvement criterion) wins, first one on ties.
 //!
-//! Each parameter is sampled independently (no multivariate or grouped decomposition, no constant liar for running
-//! trials).
+//! Not implemented: grouped decomposition of conditional spaces, constraints, multi-objective splitting. Log-scaled
+//! integers are modelled as continuous in log space and rounded (Optuna discretises them).
 
-use super::parzen::{CategoricalParzen, NumericParzen};
+use super::parzen::{DimensionKernels, ParzenMixture};
 use super::{RandomSampler, Sampler};
 use crate::space::{Distribution, ParamValue, Params, SearchSpace};
 use crate::trial::{Direction, Trial, TrialState};
@@ -40,6 +44,10 @@ pub struct TpeSettings {
     pub prior_weight: f64,
     /// Clip bandwidths from below to width / min(100, 1 + kernels) (Optuna: true).
     pub consider_magic_clip: bool,
+    /// One joint estimator over all parameters instead of one per parameter (Optuna 5: true).
+    pub multivariate: bool,
+    /// Count trials running elsewhere as bad observations (Optuna 5: true).
+    pub constant_liar: bool,
 }
 
 impl Default for TpeSettings {
@@ -49,6 +57,8 @@ impl Default for TpeSettings {
             n_ei_candidates: 24,
             prior_weight: 1.0,
             consider_magic_clip: true,
+            multivariate: true,
+            constant_liar: true,
         }
     }
 }
@@ -70,17 +80,20 @@ impl TpeSampler {
         Self { settings }
     }
 
-    /// Splits usable trials into (good, bad), each in trial-number order.
-    fn split(direction: Direction, history: &[Trial]) -> (Vec<&Trial>, Vec<&Trial>) {
+    /// Splits usable trials into (good, bad), each in trial-number order; with `constant_liar`, running and
+    /// waiting trials join the bad set.
+    fn split(
+        direction: Direction,
+        history: &[Trial],
+        constant_liar: bool,
+    ) -> (Vec<&Trial>, Vec<&Trial>) {
         let mut complete: Vec<&Trial> = history
             .iter()
             .filter(|t| t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite))
             .collect();
         complete.sort_by(|a, b| {
-            let (va, vb) = (
-                direction.normalize(a.value.unwrap_or(f64::NAN)),
-                direction.normalize(b.value.unwrap_or(f64::NAN)),
-            );
+            let va = direction.normalize(a.value.unwrap_or(f64::NAN));
+            let vb = direction.normalize(b.value.unwrap_or(f64::NAN));
             va.total_cmp(&vb).then(a.number.cmp(&b.number))
         });
         let mut pruned: Vec<&Trial> = history
@@ -89,8 +102,11 @@ impl TpeSampler {
             .collect();
         pruned.sort_by(|a, b| {
             let key = |t: &Trial| match t.last_step() {
-                Some((step, value)) => (-(i64::from(step)), direction.normalize(value)),
-                None => (i64::MAX, f64::INFINITY),
+                Some((step, value)) if !value.is_nan() => {
+                    (-(i64::from(step)), direction.normalize(value))
+                }
+                Some((step, _)) => (-(i64::from(step)), f64::INFINITY),
+                None => (1, 0.0),
             };
             let (ka, kb) = (key(a), key(b));
             ka.0.cmp(&kb.0)
@@ -98,82 +114,92 @@ impl TpeSampler {
                 .then(a.number.cmp(&b.number))
         });
         let ranked: Vec<&Trial> = complete.into_iter().chain(pruned).collect();
-        let n_good = default_gamma(ranked.len());
-        let (good, bad) = ranked.split_at(n_good.min(ranked.len()));
+        let n_good = default_gamma(ranked.len()).min(ranked.len());
+        let (good, bad) = ranked.split_at(n_good);
         let mut good = good.to_vec();
         let mut bad = bad.to_vec();
+        if constant_liar {
+            bad.extend(
+                history
+                    .iter()
+                    .filter(|t| matches!(t.state, TrialState::Running | TrialState::Waiting)),
+            );
+        }
         good.sort_by_key(|t| t.number);
         bad.sort_by_key(|t| t.number);
         (good, bad)
     }
 
-    fn sample_numeric(
-        &self,
-        distribution: &Distribution,
-        name: &str,
-        good: &[&Trial],
-        bad: &[&Trial],
-        rng: &mut dyn RngCore,
-    ) -> ParamValue {
-        let Some(bounds) = distribution.numeric_bounds() else {
-            return RandomSampler::sample_one(distribution, rng);
-        };
-        let observe = |trials: &[&Trial]| -> Vec<f64> {
-            trials
-                .iter()
-                .filter_map(|t| t.params.get(name).and_then(|v| distribution.to_internal(v)))
-                .collect()
-        };
+    /// The estimator over `params` from the trials that have a usable value for every one of them.
+    fn estimator(&self, params: &[(&String, &Distribution)], trials: &[&Trial]) -> ParzenMixture {
+        let rows: Vec<Vec<f64>> = trials
+            .iter()
+            .filter_map(|t| {
+                params
+                    .iter()
+                    .map(|(name, d)| t.params.get(*name).and_then(|v| d.to_internal(v)))
+                    .collect()
+            })
+            .collect();
         let s = &self.settings;
-        let l = NumericParzen::new(
-            &observe(good),
-            bounds,
-            s.prior_weight,
-            s.consider_magic_clip,
-        );
-        let g = NumericParzen::new(&observe(bad), bounds, s.prior_weight, s.consider_magic_clip);
-        let mut best: Option<(f64, ParamValue)> = None;
-        for _ in 0..s.n_ei_candidates.max(1) {
-            let candidate = distribution.from_internal(l.sample(rng));
-            let Some(x) = distribution.to_internal(&candidate) else {
-                continue;
-            };
-            let score = l.log_pdf(x) - g.log_pdf(x);
-            if best.as_ref().is_none_or(|(b, _)| score > *b) {
-                best = Some((score, candidate));
-            }
-        }
-        best.map(|(_, v)| v)
-            .unwrap_or_else(|| RandomSampler::sample_one(distribution, rng))
+        let dimensions = params
+            .iter()
+            .enumerate()
+            .map(|(i, (_, distribution))| {
+                let column = rows.iter().map(|row| row[i]);
+                match (distribution.numeric_bounds(), distribution.n_choices()) {
+                    (Some(bounds), _) => DimensionKernels::numeric(
+                        &column.collect::<Vec<_>>(),
+                        bounds,
+                        s.consider_magic_clip,
+                    ),
+                    (None, choices) => DimensionKernels::categorical(
+                        &column.map(|c| c as usize).collect::<Vec<_>>(),
+                        choices.unwrap_or(1),
+                        s.prior_weight,
+                    ),
+                }
+            })
+            .collect();
+        ParzenMixture::new(rows.len(), s.prior_weight, dimensions)
     }
 
-    fn sample_categorical(
+    /// Samples `params` jointly: the candidate from `l` with the best `log l − log g`.
+    fn sample_group(
         &self,
-        distribution: &Distribution,
-        name: &str,
+        params: &[(&String, &Distribution)],
         good: &[&Trial],
         bad: &[&Trial],
         rng: &mut dyn RngCore,
-    ) -> ParamValue {
-        let n_choices = distribution.n_choices().unwrap_or(1);
-        let observe = |trials: &[&Trial]| -> Vec<usize> {
-            trials
-                .iter()
-                .filter_map(|t| t.params.get(name).and_then(|v| distribution.to_internal(v)))
-                .map(|i| i as usize)
-                .collect()
-        };
-        let l = CategoricalParzen::new(&observe(good), n_choices, self.settings.prior_weight);
-        let g = CategoricalParzen::new(&observe(bad), n_choices, self.settings.prior_weight);
-        let mut best: Option<(f64, usize)> = None;
+    ) -> Vec<ParamValue> {
+        let l = self.estimator(params, good);
+        let g = self.estimator(params, bad);
+        let mut best: Option<(f64, Vec<ParamValue>)> = None;
         for _ in 0..self.settings.n_ei_candidates.max(1) {
-            let c = l.sample(rng);
-            let score = l.log_pmf(c) - g.log_pmf(c);
-            if best.is_none_or(|(b, _)| score > b) {
-                best = Some((score, c));
+            let raw = l.sample(rng);
+            // Snap to the grid / choice first, and score the value that would actually be used.
+            let values: Vec<ParamValue> = params
+                .iter()
+                .zip(&raw)
+                .map(|((_, d), x)| d.from_internal(*x))
+                .collect();
+            let snapped: Option<Vec<f64>> = params
+                .iter()
+                .zip(&values)
+                .map(|((_, d), v)| d.to_internal(v))
+                .collect();
+            let Some(snapped) = snapped else { continue };
+            let score = l.log_pdf(&snapped) - g.log_pdf(&snapped);
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, values));
             }
         }
-        distribution.from_internal(best.map_or(0, |(_, c)| c) as f64)
+        best.map(|(_, v)| v).unwrap_or_else(|| {
+            params
+                .iter()
+                .map(|(_, d)| RandomSampler::sample_one(d, rng))
+                .collect()
+        })
     }
 }
 
@@ -192,20 +218,19 @@ impl Sampler for TpeSampler {
         if observed < self.settings.n_startup_trials {
             return RandomSampler.sample(space, direction, history, rng);
         }
-        let (good, bad) = Self::split(direction, history);
-        space
-            .params
-            .iter()
-            .map(|(name, distribution)| {
-                let value = match distribution {
-                    Distribution::Categorical(_) => {
-                        self.sample_categorical(distribution, name, &good, &bad, rng)
-                    }
-                    _ => self.sample_numeric(distribution, name, &good, &bad, rng),
-                };
-                (name.clone(), value)
-            })
-            .collect()
+        let (good, bad) = Self::split(direction, history, self.settings.constant_liar);
+        let all: Vec<(&String, &Distribution)> = space.params.iter().collect();
+        let groups: Vec<&[(&String, &Distribution)]> = if self.settings.multivariate {
+            vec![&all[..]]
+        } else {
+            all.chunks(1).collect()
+        };
+        let mut params = Params::new();
+        for group in groups {
+            let values = self.sample_group(group, &good, &bad, rng);
+            params.extend(group.iter().map(|(name, _)| (*name).clone()).zip(values));
+        }
+        params
     }
 }
 
@@ -257,11 +282,14 @@ mod tests {
             trial(3, TrialState::Complete, 0.4, Some(1.0), &[]),
             trial(4, TrialState::Running, 0.5, None, &[]),
         ];
-        let (good, bad) = TpeSampler::split(Direction::Minimize, &history);
+        let (good, bad) = TpeSampler::split(Direction::Minimize, &history, false);
         assert_eq!(good.iter().map(|t| t.number).collect::<Vec<_>>(), [3]);
         assert_eq!(bad.iter().map(|t| t.number).collect::<Vec<_>>(), [0, 1]);
-        let (good, _) = TpeSampler::split(Direction::Maximize, &history);
+        let (good, _) = TpeSampler::split(Direction::Maximize, &history, false);
         assert_eq!(good.iter().map(|t| t.number).collect::<Vec<_>>(), [0]);
+        // The constant liar counts the running trial as a bad observation.
+        let (_, bad) = TpeSampler::split(Direction::Minimize, &history, true);
+        assert_eq!(bad.iter().map(|t| t.number).collect::<Vec<_>>(), [0, 1, 4]);
     }
 
     #[test]

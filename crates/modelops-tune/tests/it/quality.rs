@@ -45,9 +45,15 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn compare(f: fn(&Params) -> f64, dims: usize, n_trials: u64, seeds: u64) -> (f64, f64, usize) {
+fn compare(
+    settings: TpeSettings,
+    f: fn(&Params) -> f64,
+    dims: usize,
+    n_trials: u64,
+    seeds: u64,
+) -> (f64, f64, usize) {
     let space = box_space(dims);
-    let tpe = TpeSampler::new(TpeSettings::default());
+    let tpe = TpeSampler::new(settings);
     let (mut tpe_best, mut random_best, mut tpe_wins) = (Vec::new(), Vec::new(), 0);
     for seed in 0..seeds {
         let t = best_after(&tpe, &space, f, n_trials, seed);
@@ -61,7 +67,13 @@ fn compare(f: fn(&Params) -> f64, dims: usize, n_trials: u64, seeds: u64) -> (f6
 
 #[test]
 fn tpe_beats_random_on_a_shifted_quadratic() {
-    let (tpe, random, wins) = compare(objectives::shifted_quadratic, 4, 60, 41);
+    let (tpe, random, wins) = compare(
+        TpeSettings::default(),
+        objectives::shifted_quadratic,
+        4,
+        60,
+        41,
+    );
     println!(
         "shifted quadratic, 4 dims, 60 trials, 41 seeds: median best TPE {tpe:.4}, random {random:.4}, TPE wins {wins}/41"
     );
@@ -74,7 +86,7 @@ fn tpe_beats_random_on_a_shifted_quadratic() {
 
 #[test]
 fn tpe_beats_random_on_rosenbrock() {
-    let (tpe, random, wins) = compare(objectives::rosenbrock, 3, 80, 31);
+    let (tpe, random, wins) = compare(TpeSettings::default(), objectives::rosenbrock, 3, 80, 31);
     println!(
         "rosenbrock, 3 dims, 80 trials, 31 seeds: median best TPE {tpe:.3}, random {random:.3}, TPE wins {wins}/31"
     );
@@ -83,6 +95,23 @@ fn tpe_beats_random_on_rosenbrock() {
         "TPE median {tpe} is not below random's {random}"
     );
     assert!(wins >= 19, "TPE won only {wins} of 31 seeds");
+}
+
+#[test]
+fn univariate_tpe_beats_random_too() {
+    let settings = TpeSettings {
+        multivariate: false,
+        ..TpeSettings::default()
+    };
+    let (tpe, random, wins) = compare(settings, objectives::shifted_quadratic, 4, 60, 41);
+    println!(
+        "univariate TPE, shifted quadratic: median best {tpe:.4}, random {random:.4}, TPE wins {wins}/41"
+    );
+    assert!(
+        tpe < 0.5 * random,
+        "TPE median {tpe} is not clearly below random's {random}"
+    );
+    assert!(wins >= 30, "TPE won only {wins} of 41 seeds");
 }
 
 #[test]
