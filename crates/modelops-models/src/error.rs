@@ -37,6 +37,19 @@ pub enum ModelError {
         /// The library's own message.
         message: String,
     },
+    /// A model package file does not match the checksum in its manifest (modified, truncated or replaced).
+    #[error(
+        "{path} does not match the package manifest (sha256 {actual}, expected {expected}); the package was \
+         modified or copied incompletely: re-export or re-download it"
+    )]
+    ChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// SHA-256 recorded in the manifest.
+        expected: String,
+        /// SHA-256 of the file on disk.
+        actual: String,
+    },
     /// The binary was built without this engine.
     #[error("engine {0} is not built into this binary; rebuild with `--features {0}`")]
     EngineNotBuilt(&'static str),

@@ -5,11 +5,20 @@
 //! columns holding integer codes fixed at training time. No Polars type crosses this line.
 #![deny(missing_docs)]
 
+pub mod ensemble;
 mod error;
+pub mod hyperparams;
+pub mod lightgbm;
 mod matrix;
 pub mod oblivious;
+pub mod package;
 mod regressor;
+pub mod xgboost;
 
+pub use ensemble::{Ensemble, EnsembleWeights};
 pub use error::ModelError;
+pub use lightgbm::LightGbmConfig;
 pub use matrix::{FeatureKind, FeatureMatrix};
-pub use regressor::{Engine, Fit, NoProgress, Regressor, TrainProgress, TrainSet};
+pub use package::{LoadedPackage, ModelPackage};
+pub use regressor::{EarlyStopping, Engine, Fit, NoProgress, Regressor, TrainProgress, TrainSet};
+pub use xgboost::XgBoostConfig;

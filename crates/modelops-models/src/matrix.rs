@@ -43,9 +43,11 @@ impl FeatureMatrix {
             )));
         }
         if names.is_empty() {
-            return Err(ModelError::InvalidData("a feature matrix needs at least one column".into()));
+            return Err(ModelError::InvalidData(
+                "a feature matrix needs at least one column".into(),
+            ));
         }
-        if values.len() % names.len() != 0 {
+        if !values.len().is_multiple_of(names.len()) {
             return Err(ModelError::InvalidData(format!(
                 "{} values do not fill whole rows of {} features",
                 values.len(),
@@ -53,7 +55,12 @@ impl FeatureMatrix {
             )));
         }
         let n_rows = values.len() / names.len();
-        Ok(Self { names, kinds, n_rows, values })
+        Ok(Self {
+            names,
+            kinds,
+            n_rows,
+            values,
+        })
     }
 
     /// Column names, in column order.
@@ -94,7 +101,12 @@ impl FeatureMatrix {
         for &i in indices {
             values.extend_from_slice(self.row(i));
         }
-        Self { names: self.names.clone(), kinds: self.kinds.clone(), n_rows: indices.len(), values }
+        Self {
+            names: self.names.clone(),
+            kinds: self.kinds.clone(),
+            n_rows: indices.len(),
+            values,
+        }
     }
 
     /// Indices of the categorical columns.
@@ -105,6 +117,33 @@ impl FeatureMatrix {
             .filter(|(_, k)| matches!(k, FeatureKind::Categorical { .. }))
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// Checks that this matrix has exactly the columns a model was trained with, by name and in order.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidData`] naming the first column that differs (or the count mismatch).
+    pub fn check_columns(&self, trained_with: &[String]) -> Result<(), ModelError> {
+        if let Some(i) = self
+            .names
+            .iter()
+            .zip(trained_with)
+            .position(|(got, want)| got != want)
+        {
+            return Err(ModelError::InvalidData(format!(
+                "column {i} is `{}` but the model was trained with `{}` there; build features with the model's \
+                 feature spec",
+                self.names[i], trained_with[i]
+            )));
+        }
+        if self.names.len() != trained_with.len() {
+            return Err(ModelError::InvalidData(format!(
+                "{} feature columns but the model was trained with {}; build features with the model's feature spec",
+                self.names.len(),
+                trained_with.len()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -124,8 +163,12 @@ mod tests {
 
     #[test]
     fn select_rows_keeps_requested_order() {
-        let m = FeatureMatrix::new(vec!["a".into()], vec![FeatureKind::Numeric], vec![1.0, 2.0, 3.0])
-            .unwrap();
+        let m = FeatureMatrix::new(
+            vec!["a".into()],
+            vec![FeatureKind::Numeric],
+            vec![1.0, 2.0, 3.0],
+        )
+        .unwrap();
         assert_eq!(m.select_rows(&[2, 0]).values(), &[3.0, 1.0]);
     }
 }

@@ -46,7 +46,9 @@ impl TrainSet<'_> {
     pub fn check(&self) -> Result<(), ModelError> {
         let n = self.features.n_rows();
         if n == 0 {
-            return Err(ModelError::InvalidData("the training set has no rows".into()));
+            return Err(ModelError::InvalidData(
+                "the training set has no rows".into(),
+            ));
         }
         if self.target.len() != n {
             return Err(ModelError::InvalidData(format!(
@@ -56,11 +58,17 @@ impl TrainSet<'_> {
             )));
         }
         if let Some(i) = self.target.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::InvalidData(format!("target of row {i} is not finite")));
+            return Err(ModelError::InvalidData(format!(
+                "target of row {i} is not finite"
+            )));
         }
         if let Some(w) = self.weights {
             if w.len() != n {
-                return Err(ModelError::InvalidData(format!("{} weights for {} rows", w.len(), n)));
+                return Err(ModelError::InvalidData(format!(
+                    "{} weights for {} rows",
+                    w.len(),
+                    n
+                )));
             }
             if let Some(i) = w.iter().position(|v| !v.is_finite() || *v < 0.0) {
                 return Err(ModelError::InvalidData(format!(
@@ -121,4 +129,69 @@ pub trait Regressor: Send + Sync {
     fn feature_importance(&self) -> Vec<(String, f64)>;
     /// Number of boosting rounds kept (after early stopping).
     fn n_rounds(&self) -> usize;
+}
+
+/// Early-stopping bookkeeping shared by the engines: remembers the best evaluation score (lower is better) and
+/// says when `patience` rounds have passed without a strict improvement.
+#[derive(Clone, Debug)]
+pub struct EarlyStopping {
+    patience: usize,
+    best: Option<(usize, f64)>,
+}
+
+impl EarlyStopping {
+    /// Stops after `patience` rounds without improvement (`patience` ≥ 1).
+    pub fn new(patience: usize) -> Self {
+        Self {
+            patience: patience.max(1),
+            best: None,
+        }
+    }
+
+    /// Records the evaluation score after `rounds_done` rounds; returns true when training should stop.
+    /// A `NaN` score never counts as an improvement.
+    pub fn should_stop(&mut self, rounds_done: usize, score: f64) -> bool {
+        let improved = match self.best {
+            None => !score.is_nan(),
+            Some((_, best)) => score < best,
+        };
+        if improved {
+            self.best = Some((rounds_done, score));
+        }
+        let best_round = self.best.map_or(0, |(round, _)| round);
+        rounds_done.saturating_sub(best_round) >= self.patience
+    }
+
+    /// Number of rounds up to and including the best one, if any score was recorded.
+    pub fn best_rounds(&self) -> Option<usize> {
+        self.best.map(|(round, _)| round)
+    }
+
+    /// The best score seen so far.
+    pub fn best_score(&self) -> Option<f64> {
+        self.best.map(|(_, score)| score)
+    }
+}
+
+#[cfg(test)]
+mod early_stopping_tests {
+    use super::EarlyStopping;
+
+    #[test]
+    fn stops_after_patience_rounds_without_improvement_and_keeps_best_round() {
+        let mut stop = EarlyStopping::new(2);
+        assert!(!stop.should_stop(1, 3.0));
+        assert!(!stop.should_stop(2, 2.0));
+        assert!(!stop.should_stop(3, 2.5));
+        assert!(stop.should_stop(4, 2.0)); // equal is not better
+        assert_eq!(stop.best_rounds(), Some(2));
+        assert_eq!(stop.best_score(), Some(2.0));
+    }
+
+    #[test]
+    fn nan_scores_never_improve() {
+        let mut stop = EarlyStopping::new(1);
+        assert!(stop.should_stop(1, f64::NAN));
+        assert_eq!(stop.best_rounds(), None);
+    }
 }
