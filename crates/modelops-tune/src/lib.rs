@@ -54,7 +54,7 @@ pub use pruner::{MedianPruner, Pruner, PrunerConfig};
 pub use sampler::{RandomSampler, Sampler, SamplerConfig, TpeSampler, TpeSettings};
 pub use space::{
     BUILTIN_SEARCH_SPACES_YAML, Choices, Distribution, FloatRange, IntRange, ParamValue, Params,
-    SearchSpace, SearchSpaces,
+    SearchSpace, SearchSpaces, params_to_json,
 };
 pub use study::{Claim, ClaimedTrial, ReportOutcome, Study, StudySettings};
 pub use trial::{Direction, Trial, TrialState};

@@ -71,6 +71,15 @@ impl std::fmt::Display for ParamValue {
 /// The sampled hyperparameters of one trial, by name (sorted, so iteration order is stable).
 pub type Params = BTreeMap<String, ParamValue>;
 
+/// The parameters as a JSON object (integers stay integers), the shape of `hyperparameters` in
+/// `best_hyperparameters.json`.
+pub fn params_to_json(params: &Params) -> serde_json::Map<String, serde_json::Value> {
+    params
+        .iter()
+        .map(|(name, value)| (name.clone(), value.to_json()))
+        .collect()
+}
+
 /// An integer range `[low, high]` on a grid of `step`, optionally log-scaled (then `step` must be 1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -516,6 +525,20 @@ mod tests {
         assert_eq!(
             text, BUILTIN_SEARCH_SPACES_YAML,
             "keep config/search_spaces.yaml and the built-in copy identical"
+        );
+    }
+
+    #[test]
+    fn params_become_a_json_object_with_integers_kept() {
+        let params: Params = [
+            ("depth".to_string(), ParamValue::Int(8)),
+            ("lr".to_string(), ParamValue::Float(0.03)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            serde_json::Value::Object(params_to_json(&params)).to_string(),
+            r#"{"depth":8,"lr":0.03}"#
         );
     }
 

@@ -771,6 +771,9 @@ impl Study {
         tx.commit()
             .await
             .map_err(TuneError::storage("committing a report"))?;
+        if matches!(self.inner.settings.pruner, PrunerConfig::None) {
+            return Ok(ReportOutcome::Continue);
+        }
         let history = self.trials().await?;
         let Some(trial) = history.iter().find(|t| t.number == number) else {
             return Ok(ReportOutcome::Lost);

@@ -98,7 +98,8 @@ async fn bad_trials_are_pruned_after_warm_up_and_keep_their_last_value() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Also runs on a current-thread runtime, as a `#[tokio::main(flavor = "current_thread")]` binary would.
+#[tokio::test]
 async fn errors_panics_and_nan_fail_their_trial_and_tuning_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let study = Study::create_or_load(&sqlite_uri(dir.path()), "s", settings(1))
