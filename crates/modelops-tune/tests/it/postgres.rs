@@ -31,20 +31,23 @@ fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}_{nanos}", std::process::id())
 }
 
-fn settings(seed: u64) -> StudySettings {
+fn settings(seed: u64, heartbeat_timeout: Duration) -> StudySettings {
     let mut s = StudySettings::new(box_space(3), seed);
-    s.heartbeat_timeout = Duration::from_millis(400);
+    s.heartbeat_timeout = heartbeat_timeout;
     s
 }
+
+/// No live worker misses this heartbeat timeout, even on a loaded machine.
+const SAFE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_shared_study_has_no_duplicates_or_losses() {
     let Some(url) = postgres_url() else { return };
     let name = unique_name("shared");
-    let a = Study::create_or_load(&url, &name, settings(4))
+    let a = Study::create_or_load(&url, &name, settings(4, SAFE_TIMEOUT))
         .await
         .unwrap();
-    let b = Study::create_or_load(&url, &name, settings(4))
+    let b = Study::create_or_load(&url, &name, settings(4, SAFE_TIMEOUT))
         .await
         .unwrap();
     let mut options = OptimizeOptions::new(30);
@@ -83,7 +86,7 @@ async fn postgres_shared_study_has_no_duplicates_or_losses() {
 async fn postgres_study_resumes_after_a_crashed_worker_and_is_reproducible() {
     let Some(url) = postgres_url() else { return };
     let name = unique_name("resume");
-    let study = Study::create_or_load(&url, &name, settings(9))
+    let study = Study::create_or_load(&url, &name, settings(9, Duration::from_secs(1)))
         .await
         .unwrap();
     let Claim::Trial(claimed) = study.claim_trial("dead", 8).await.unwrap() else {
@@ -112,7 +115,7 @@ async fn postgres_study_resumes_after_a_crashed_worker_and_is_reproducible() {
     let (first, second) = (unique_name("repro"), unique_name("repro"));
     let mut sequences = Vec::new();
     for name in [first, second] {
-        let s = Study::create_or_load(&url, &name, settings(21))
+        let s = Study::create_or_load(&url, &name, settings(21, SAFE_TIMEOUT))
             .await
             .unwrap();
         optimize(

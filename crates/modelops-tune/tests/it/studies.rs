@@ -10,9 +10,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// Settings whose heartbeat timeout no live worker can miss, even on a loaded machine.
 fn settings(seed: u64) -> StudySettings {
     let mut s = StudySettings::new(box_space(3), seed);
-    s.heartbeat_timeout = Duration::from_millis(400);
+    s.heartbeat_timeout = Duration::from_secs(5);
+    s
+}
+
+/// Settings for tests that wait for a dead worker's trial to go stale.
+fn quick_stale_settings(seed: u64) -> StudySettings {
+    let mut s = settings(seed);
+    s.heartbeat_timeout = Duration::from_secs(1);
     s
 }
 
@@ -144,7 +152,9 @@ async fn a_trial_left_running_by_a_crashed_worker_is_rerun_with_its_parameters()
     let dir = tempfile::tempdir().unwrap();
     let uri = sqlite_uri(dir.path());
     let crashed_params = {
-        let study = Study::create_or_load(&uri, "s", settings(8)).await.unwrap();
+        let study = Study::create_or_load(&uri, "s", quick_stale_settings(8))
+            .await
+            .unwrap();
         optimize(
             &study,
             Arc::new(objectives::five_fold_quadratic),
@@ -162,7 +172,7 @@ async fn a_trial_left_running_by_a_crashed_worker_is_rerun_with_its_parameters()
         claimed.params
     };
     // A new process resumes the study (its settings are ignored in favour of the stored ones).
-    let study = Study::create_or_load(&uri, "s", settings(999))
+    let study = Study::create_or_load(&uri, "s", quick_stale_settings(999))
         .await
         .unwrap();
     assert_eq!(study.settings().seed, 8);
@@ -300,7 +310,7 @@ async fn timeout_and_cancel_stop_claiming() {
     assert_eq!(summary.stop_reason, StopReason::Timeout);
     let ran = summary.completed + summary.pruned;
     assert!(
-        (2..=6).contains(&ran),
+        (1..=6).contains(&ran),
         "{ran} trials in a 200 ms budget of 60 ms trials"
     );
     let options = OptimizeOptions::new(1000);

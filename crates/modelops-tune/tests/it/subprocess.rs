@@ -18,7 +18,7 @@ const KILLED_TRIAL: u64 = 2;
 
 fn settings() -> StudySettings {
     let mut s = StudySettings::new(box_space(2), 77);
-    s.heartbeat_timeout = Duration::from_millis(500);
+    s.heartbeat_timeout = Duration::from_secs(1);
     s
 }
 
