@@ -363,3 +363,63 @@ async fn attributes_round_trip() {
         serde_json::json!("def")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_spaces_round_trip_through_a_study_with_types_and_bounds_kept() {
+    let spaces = modelops_tune::SearchSpaces::builtin().unwrap();
+    for model in ["lightgbm", "xgboost", "catboost"] {
+        let space = spaces.get(model).unwrap().clone();
+        let dir = tempfile::tempdir().unwrap();
+        let study = Study::create_or_load(
+            &sqlite_uri(dir.path()),
+            model,
+            StudySettings::new(space.clone(), 42),
+        )
+        .await
+        .unwrap();
+        let checked = space.clone();
+        let objective = move |trial: &TrialInput<'_>,
+                              _r: &mut dyn TrialReporter|
+              -> Result<TrialOutcome, ObjectiveError> {
+            let mut value = 0.0;
+            for (name, distribution) in &checked.params {
+                let v = &trial.params[name];
+                match distribution {
+                    modelops_tune::Distribution::Int(r) => {
+                        let i = v
+                            .as_i64()
+                            .ok_or(format!("{name} is not an integer: {v:?}"))?;
+                        assert!((r.low..=r.high).contains(&i), "{name} = {i}");
+                        value += (i - r.low) as f64 / (r.high - r.low) as f64;
+                    }
+                    modelops_tune::Distribution::Float(r) => {
+                        let f = match v {
+                            modelops_tune::ParamValue::Float(f) => *f,
+                            other => return Err(format!("{name} is not a float: {other:?}").into()),
+                        };
+                        assert!(f >= r.low && f <= r.high, "{name} = {f}");
+                        value += (f - r.low) / (r.high - r.low);
+                    }
+                    modelops_tune::Distribution::Categorical(_) => {}
+                }
+            }
+            Ok(TrialOutcome::Complete(value))
+        };
+        let summary = optimize(
+            &study,
+            Arc::new(objective),
+            &OptimizeOptions::new(20),
+            Arc::new(NoObserver),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.completed, 20, "{model}: {summary:?}");
+        let best = summary.best.unwrap();
+        assert_eq!(
+            best.params.keys().collect::<Vec<_>>(),
+            space.params.keys().collect::<Vec<_>>()
+        );
+        let json = modelops_tune::params_to_json(&best.params);
+        assert!(json.values().all(|v| v.is_number()), "{json:?}");
+    }
+}
