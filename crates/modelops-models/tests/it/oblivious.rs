@@ -18,13 +18,21 @@ fn store_problem(rows: usize, seed: u64) -> (FeatureMatrix, Vec<f32>) {
     let mut target = Vec::with_capacity(rows);
     for _ in 0..rows {
         let promo = (rng.uniform() * 2.0).floor() as f32;
-        let distance = if rng.uniform() < 0.15 { f32::NAN } else { (rng.uniform() * 5000.0) as f32 };
+        let distance = if rng.uniform() < 0.15 {
+            f32::NAN
+        } else {
+            (rng.uniform() * 5000.0) as f32
+        };
         let store = (rng.uniform() * f64::from(STORES)).floor() as f32;
         let day = (rng.uniform() * 7.0).floor() as f32;
         let store_effect = ((store as u32 * 7919) % 1000) as f32;
         let y = 3000.0
             + 800.0 * promo
-            + if distance.is_nan() { 300.0 } else { -0.1 * distance }
+            + if distance.is_nan() {
+                300.0
+            } else {
+                -0.1 * distance
+            }
             + 2.0 * store_effect
             + 150.0 * (day - 3.0).abs()
             + 100.0 * rng.uniform() as f32;
@@ -32,7 +40,9 @@ fn store_problem(rows: usize, seed: u64) -> (FeatureMatrix, Vec<f32>) {
         target.push(y);
     }
     let features = FeatureMatrix::new(
-        ["distance", "promo", "store", "day"].map(String::from).to_vec(),
+        ["distance", "promo", "store", "day"]
+            .map(String::from)
+            .to_vec(),
         vec![
             FeatureKind::Numeric,
             FeatureKind::Categorical { levels: 2 },
@@ -92,8 +102,24 @@ print(len(pred))
 fn python_catboost_loads_the_json_and_predicts_the_same() {
     let Some(python) = python() else { return };
     let (train, y) = store_problem(6000, 11);
-    let config = ObliviousConfig { depth: 6, iterations: 80, learning_rate: 0.2, seed: 5, ..Default::default() };
-    let model = config.fit(&TrainSet { features: &train, target: &y, weights: None }, None, &NoProgress).unwrap();
+    let config = ObliviousConfig {
+        depth: 6,
+        iterations: 80,
+        learning_rate: 0.2,
+        seed: 5,
+        ..Default::default()
+    };
+    let model = config
+        .fit(
+            &TrainSet {
+                features: &train,
+                target: &y,
+                weights: None,
+            },
+            None,
+            &NoProgress,
+        )
+        .unwrap();
 
     // Prediction rows: fresh rows, plus missing and unseen categorical levels.
     let (mut test, _) = store_problem(2000, 12);
@@ -112,9 +138,15 @@ fn python_catboost_loads_the_json_and_predicts_the_same() {
     let printed = run_python(&python, PREDICT_SCRIPT, &[&model_path, &csv, &out]);
     assert_eq!(printed.trim(), test.n_rows().to_string());
     let bytes = std::fs::read(&out).unwrap();
-    let theirs: Vec<f64> = bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let theirs: Vec<f64> = bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     let diff = max_relative_difference(&ours, &theirs);
-    assert!(diff <= 1e-6, "max relative difference {diff} between modelops and catboost predictions");
+    assert!(
+        diff <= 1e-6,
+        "max relative difference {diff} between modelops and catboost predictions"
+    );
 
     // The model really uses the categorical columns (otherwise this test would prove little).
     let importance = model.feature_importance();
