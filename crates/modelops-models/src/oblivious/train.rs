@@ -530,7 +530,11 @@ impl<'a> Trainer<'a> {
                 let (start, end) = ranges[leaf];
                 let mut s = LeafSums::default();
                 let mut count = 0.0f64;
-                for &r in &order[start..end] {
+                let rows = &order[start..end];
+                for (i, &r) in rows.iter().enumerate() {
+                    if let Some(&ahead) = rows.get(i + PREFETCH_DISTANCE) {
+                        prefetch(row_stats.as_ptr().wrapping_add(ahead as usize).cast());
+                    }
                     let r = r as usize;
                     s.gradient += f64::from(row_stats[r][0]);
                     s.weight += f64::from(row_stats[r][1]);
@@ -771,6 +775,12 @@ impl<'a> Trainer<'a> {
                 let mut trues = Vec::new();
                 let mut kept = 0;
                 for i in 0..rows.len() {
+                    if let Some(&ahead) = rows.get(i + PREFETCH_DISTANCE) {
+                        prefetch(
+                            bins.as_ptr()
+                                .wrapping_add(ahead as usize * nf + split.feature),
+                        );
+                    }
                     let r = rows[i];
                     if split.holds(bins[r as usize * nf + split.feature]) {
                         trues.push(r);
