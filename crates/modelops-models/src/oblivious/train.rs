@@ -177,23 +177,21 @@ impl<'a> Trainer<'a> {
             if config.counter_ctr {
                 kinds.push(CtrKind::Counter);
             }
-            for kind in kinds {
-                let feature = CtrFeature {
+            let features: Vec<CtrFeature> = kinds
+                .into_iter()
+                .map(|kind| CtrFeature {
                     cat_index,
                     kind,
                     scale,
                     borders: borders.clone(),
-                };
-                ctr_training_values.push(ctr::training_values(
-                    &feature,
-                    &codes,
-                    train.target,
-                    border,
-                    &stats,
-                    config.seed,
-                ));
-                ctrs.push(feature);
-            }
+                })
+                .collect();
+            let values: Vec<Vec<f32>> = features
+                .par_iter()
+                .map(|f| ctr::training_values(f, &codes, train.target, border, &stats, config.seed))
+                .collect();
+            ctr_training_values.extend(values);
+            ctrs.extend(features);
             cats.push(CatFeature {
                 column: c,
                 levels,
