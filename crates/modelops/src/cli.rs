@@ -48,4 +48,6 @@ pub enum Command {
     /// Data: generate synthetic data, validate it against expectation suites, see what is stale.
     #[command(subcommand)]
     Data(commands::data::DataCommand),
+    /// Serve the MLflow-compatible tracking API and artifact proxy (port 5000).
+    Server(commands::server::ServerArgs),
 }

@@ -5,6 +5,7 @@ use crate::cli::Command;
 use crate::context::Context;
 
 pub mod data;
+pub mod server;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -17,5 +18,6 @@ pub const EXIT_VALIDATION_FAILED: u8 = 3;
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         Command::Data(cmd) => data::exec(cmd, ctx),
+        Command::Server(args) => server::exec(args, ctx),
     }
 }
