@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod error;
+pub mod registry;
 pub mod request;
 pub mod tracking;
 
@@ -73,6 +74,7 @@ fn tracking_routes() -> Router<AppState> {
         .route("/metrics/get-history", get(get_metric_history))
         .route("/artifacts/list", get(artifacts::list_run_artifacts))
         .route("/logged-models/search", post(search_logged_models))
+        .merge(registry::routes())
         .layer(DefaultBodyLimit::max(request::MAX_JSON_BODY_BYTES))
 }
 

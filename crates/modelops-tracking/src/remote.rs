@@ -49,7 +49,12 @@ impl RemoteStore {
         &self.base
     }
 
-    fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// The HTTP client (for the registry module's calls).
+    pub(crate) fn http_client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub(crate) fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if let Ok(token) = std::env::var("MLFLOW_TRACKING_TOKEN") {
             request.bearer_auth(token)
         } else if let Ok(user) = std::env::var("MLFLOW_TRACKING_USERNAME") {
@@ -59,7 +64,7 @@ impl RemoteStore {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         request: reqwest::RequestBuilder,
         what: &str,

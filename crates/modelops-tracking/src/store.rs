@@ -10,7 +10,7 @@ use crate::error::StoreError;
 
 /// Everything modelops records about experiments and runs, one method per MLflow RPC and named after it.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: crate::registry::Registry + Send + Sync {
     /// Creates an experiment; [`StoreError::AlreadyExists`] if the name is taken (deleted experiments included).
     async fn create_experiment(
         &self,

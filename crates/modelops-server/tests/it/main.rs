@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod mlflow_client;
+mod registry;
 mod router;
 
 use modelops_server::AppState;

@@ -170,6 +170,11 @@ impl SqlStore {
         }
     }
 
+    /// The pool and dialect, for the registry's SQL (`crate::registry::sql`).
+    pub(crate) fn registry_parts(&self) -> (&AnyPool, Dialect) {
+        (&self.pool, self.dialect)
+    }
+
     fn sql(&self, text: &str) -> Sql {
         Sql::new(self.dialect, text)
     }

@@ -5,3 +5,4 @@
 
 mod contract;
 mod logger;
+mod registry;
