@@ -658,6 +658,41 @@ fn text_values(col: &Column) -> Result<Vec<Option<String>>> {
     })
 }
 
+/// Calls `visit(row, text)` for each non-null value of `col` as comparable text (as [`text_values`]), without
+/// allocating a string per value for text and integer columns (the hot cases on a million rows).
+fn for_each_text(col: &Column, mut visit: impl FnMut(usize, &str)) -> Result<()> {
+    use std::fmt::Write as _;
+    let ctx = |e| DataError::polars(format!("column {}", col.name()), e);
+    match col.dtype() {
+        DataType::String => {
+            for (i, v) in col.str().map_err(ctx)?.iter().enumerate() {
+                if let Some(s) = v {
+                    visit(i, s);
+                }
+            }
+        }
+        dt if dt.is_integer() => {
+            let ints = col.cast(&DataType::Int64).map_err(ctx)?;
+            let mut buf = String::with_capacity(24);
+            for (i, v) in ints.i64().map_err(ctx)?.iter().enumerate() {
+                if let Some(x) = v {
+                    buf.clear();
+                    let _ = write!(buf, "{x}");
+                    visit(i, &buf);
+                }
+            }
+        }
+        _ => {
+            for (i, v) in text_values(col)?.into_iter().enumerate() {
+                if let Some(s) = v {
+                    visit(i, &s);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Numeric view for range checks: numbers as they are, dates as days since 1970-01-01, text parsed (`Err` = text
 /// that is neither a number nor a date).
 fn numeric_values(
@@ -968,22 +1003,21 @@ fn evaluate(check: &Check, ds: &Dataset, others: &HashMap<DatasetId, Dataset>) -
             };
             let (mut nonnull, mut bad, mut examples) = (0u64, 0u64, Vec::new());
             let mut other: Vec<String> = Vec::new();
-            for (i, v) in text_values(c)?.into_iter().enumerate() {
-                let Some(v) = v else { continue };
+            for_each_text(c, |i, v| {
                 nonnull += 1;
-                if !values.contains(&v) {
+                if !values.contains(v) {
                     bad += 1;
-                    if !other.contains(&v) && other.len() < 5 {
-                        other.push(v.clone());
+                    if other.len() < 5 && !other.iter().any(|o| o == v) {
+                        other.push(v.to_string());
                     }
                     if examples.len() < EXAMPLES {
                         examples.push(Example {
                             row: ds.locate(i),
-                            value: v,
+                            value: v.to_string(),
                         });
                     }
                 }
-            }
+            })?;
             let observed = if bad == 0 {
                 "all values in set".to_string()
             } else {
@@ -1138,25 +1172,27 @@ fn evaluate(check: &Check, ds: &Dataset, others: &HashMap<DatasetId, Dataset>) -
                     format!("{} has no column {other_column:?}", dataset.name()),
                 ));
             };
-            let known: HashSet<String> = text_values(oc)?.into_iter().flatten().collect();
+            let mut known: HashSet<String> = HashSet::new();
+            for_each_text(oc, |_, v| {
+                known.insert(v.to_string());
+            })?;
             let (mut nonnull, mut bad, mut examples, mut absent) =
                 (0u64, 0u64, Vec::new(), Vec::<String>::new());
-            for (i, v) in text_values(c)?.into_iter().enumerate() {
-                let Some(v) = v else { continue };
+            for_each_text(c, |i, v| {
                 nonnull += 1;
-                if !known.contains(&v) {
+                if !known.contains(v) {
                     bad += 1;
-                    if !absent.contains(&v) && absent.len() < 5 {
-                        absent.push(v.clone());
+                    if absent.len() < 5 && !absent.iter().any(|a| a == v) {
+                        absent.push(v.to_string());
                     }
                     if examples.len() < EXAMPLES {
                         examples.push(Example {
                             row: ds.locate(i),
-                            value: v,
+                            value: v.to_string(),
                         });
                     }
                 }
-            }
+            })?;
             Outcome {
                 success: bad == 0,
                 observed: if bad == 0 {
