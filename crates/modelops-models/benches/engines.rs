@@ -7,6 +7,8 @@
 //! 1,600) and prints wall time, rounds per second and the process's peak resident memory (`VmHWM`, reset before
 //! each engine through `/proc/self/clear_refs`, so each figure includes the shared input matrix). Also times
 //! prediction of all rows. Plain `std::time` timing: one run per engine, as a training run is long enough.
+// A benchmark fixture that cannot be built is a failed benchmark.
+#![allow(clippy::expect_used)]
 
 use modelops_models::{
     FeatureKind, FeatureMatrix, Fit, LightGbmConfig, NoProgress, Regressor, TrainSet, XgBoostConfig,

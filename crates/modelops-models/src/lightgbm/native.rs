@@ -345,10 +345,10 @@ impl Fit for LightGbmConfig {
                 None
             };
             progress.on_round(round, total, score);
-            if let (Some(stopping), Some(score)) = (stopping.as_mut(), score) {
-                if stopping.should_stop(round, score) {
-                    break;
-                }
+            if let (Some(stopping), Some(score)) = (stopping.as_mut(), score)
+                && stopping.should_stop(round, score)
+            {
+                break;
             }
         }
         if let Some(best) = stopping.as_ref().and_then(EarlyStopping::best_rounds) {

@@ -442,10 +442,10 @@ impl Fit for XgBoostConfig {
                 _ => None,
             };
             progress.on_round(round, total, score);
-            if let (Some(stopping), Some(score)) = (stopping.as_mut(), score) {
-                if stopping.should_stop(round, score) {
-                    break;
-                }
+            if let (Some(stopping), Some(score)) = (stopping.as_mut(), score)
+                && stopping.should_stop(round, score)
+            {
+                break;
             }
         }
         let json = match stopping.as_ref().and_then(EarlyStopping::best_rounds) {
