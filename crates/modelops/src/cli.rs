@@ -50,4 +50,9 @@ pub enum Command {
     Data(commands::data::DataCommand),
     /// Serve the MLflow-compatible tracking API and artifact proxy (port 5000).
     Server(commands::server::ServerArgs),
+    /// Serve predictions over HTTP (port 8000): /predict, /invocations, hot reload, prediction log.
+    Serve(commands::serve::ServeArgs),
+    /// Monitoring: record actual sales for live performance (`actuals`).
+    #[command(subcommand)]
+    Monitor(commands::monitor::MonitorCommand),
 }

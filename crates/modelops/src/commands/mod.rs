@@ -5,6 +5,8 @@ use crate::cli::Command;
 use crate::context::Context;
 
 pub mod data;
+pub mod monitor;
+pub mod serve;
 pub mod server;
 
 /// Success.
@@ -19,5 +21,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         Command::Data(cmd) => data::exec(cmd, ctx),
         Command::Server(args) => server::exec(args, ctx),
+        Command::Serve(args) => serve::exec(args, ctx),
+        Command::Monitor(cmd) => monitor::exec(cmd, ctx),
     }
 }

@@ -1,0 +1,690 @@
+//! The prediction log: one row per prediction (served or batch) and the actual sales recorded later, in two
+//! tables of the tracking store's own database (SQLite or PostgreSQL), so live RMSPE per model version and drift
+//! can be computed from one place.
+//!
+//! The tables belong to this crate, not to the tracking store's migrations: they are created idempotently
+//! (`CREATE TABLE IF NOT EXISTS`) on the same URI through sqlx, so a database works whether or not the service
+//! ever ran, and the tracking schema stays the tracking crate's alone.
+//!
+//! | Table | Key | Columns |
+//! |---|---|---|
+//! | `prediction_log` | `id` | batch id, UTC time (`logged_at` ISO text and `logged_at_ms`), source (`serve`/`batch`), model name, version, stage; every input field; derived features the monitor compares (month, year, store type, assortment, competition distance after the 100000 fill, Promo2, Promo2 active); prediction; response time |
+//! | `actual_sales` | `(store_id, date)` | actual sales and when they were recorded (upserted) |
+//!
+//! Served predictions reach the database through [`LogWriter`]: requests hand their rows to a bounded channel
+//! (never waiting; when the queue is full the rows are dropped and counted) and one task writes them in batches
+//! of up to [`MAX_ROWS_PER_WRITE`] rows per transaction; [`LogWriter::shutdown`] drains the queue.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use modelops_features::calendar::{calendar_parts, format_day, parse_day};
+use modelops_features::table::NO_COMPETITOR_SENTINEL;
+use modelops_features::{FeatureSpec, InputRow};
+use modelops_models::FeatureMatrix;
+use serde::Serialize;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ServeError;
+
+/// Most rows written in one transaction.
+pub const MAX_ROWS_PER_WRITE: usize = 2000;
+/// Rows per multi-row INSERT (22 binds each; under both databases' bind limits).
+const ROWS_PER_INSERT: usize = 200;
+/// Requests' row batches the writer queue holds before new ones are dropped.
+const QUEUE_BATCHES: usize = 4096;
+
+/// The SQL dialect behind a log URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Which model made a batch of predictions, as recorded in the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LogLabel {
+    /// `serve` (the HTTP service) or `batch` (`modelops predict`).
+    pub source: String,
+    /// Registered model name (empty for a plain package folder).
+    pub model_name: String,
+    /// Version (empty when not from the registry).
+    pub model_version: String,
+    /// Stage the model was loaded for (empty when not loaded by stage).
+    pub model_stage: String,
+}
+
+/// One logged prediction: the row's inputs, the derived features the monitor compares, the prediction.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PredictionRecord {
+    /// Shared by all rows of one request or batch file (UUID4).
+    pub batch_id: String,
+    /// When the prediction was made (UTC).
+    pub logged_at: DateTime<Utc>,
+    /// Which model.
+    pub label: LogLabel,
+    /// Store id.
+    pub store_id: u32,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// 1 = Monday … 7 = Sunday.
+    pub day_of_week: u8,
+    /// 0/1.
+    pub open: bool,
+    /// 0/1.
+    pub promo: bool,
+    /// `0`, `a`, `b`, `c`.
+    pub state_holiday: String,
+    /// 0/1.
+    pub school_holiday: bool,
+    /// Month 1..12 of `date`.
+    pub month: u8,
+    /// Year of `date`.
+    pub year: i32,
+    /// Store type `a`..`d` (store metadata).
+    pub store_type: String,
+    /// Assortment `a`..`c`.
+    pub assortment: String,
+    /// Metres to the nearest competitor, 100000 when there is none (the reference's fill).
+    pub competition_distance: f64,
+    /// Whether the store takes part in Promo2.
+    pub promo2: bool,
+    /// Whether Promo2 is running on `date` (the model's `Promo2Active` feature).
+    pub is_promo2_active: bool,
+    /// Predicted sales.
+    pub prediction: f64,
+    /// Time of the whole request (or batch), milliseconds.
+    pub response_time_ms: f64,
+}
+
+/// Builds the log rows of one batch from its inputs, the features the model saw and its predictions.
+///
+/// The derived columns come from the same sources as the model's features: store metadata from the package's
+/// feature spec and `Promo2Active` from the built matrix (NaN-free by construction; a missing column counts as 0).
+pub fn records_for_batch(
+    label: &LogLabel,
+    spec: &FeatureSpec,
+    rows: &[InputRow],
+    features: Option<&FeatureMatrix>,
+    predictions: &[f64],
+    response_time_ms: f64,
+) -> Vec<PredictionRecord> {
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let logged_at = Utc::now();
+    let promo2_active_column =
+        features.and_then(|f| f.names().iter().position(|n| n == "Promo2Active"));
+    rows.iter()
+        .zip(predictions)
+        .enumerate()
+        .map(|(i, (row, prediction))| {
+            let meta = spec.stores.get(row.store);
+            let parts = calendar_parts(row.date);
+            let is_promo2_active = match (features, promo2_active_column) {
+                (Some(f), Some(c)) => f.row(i).get(c).is_some_and(|v| *v == 1.0),
+                _ => false,
+            };
+            PredictionRecord {
+                batch_id: batch_id.clone(),
+                logged_at,
+                label: label.clone(),
+                store_id: row.store,
+                date: format_day(row.date),
+                day_of_week: row.day_of_week,
+                open: row.open,
+                promo: row.promo,
+                state_holiday: row.state_holiday.as_str().to_string(),
+                school_holiday: row.school_holiday,
+                month: parts.map_or(0, |p| p.month),
+                year: parts.map_or(0, |p| p.year),
+                store_type: meta.map(|m| m.store_type.clone()).unwrap_or_default(),
+                assortment: meta.map(|m| m.assortment.clone()).unwrap_or_default(),
+                competition_distance: f64::from(
+                    meta.and_then(|m| m.competition_distance)
+                        .unwrap_or(NO_COMPETITOR_SENTINEL),
+                ),
+                promo2: meta.is_some_and(|m| m.promo2),
+                is_promo2_active,
+                prediction: *prediction,
+                response_time_ms,
+            }
+        })
+        .collect()
+}
+
+/// A connection pool to the prediction log's database, with the tables in place.
+#[derive(Clone, Debug)]
+pub struct PredictionLog {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// The log URI that goes with a tracking URI: the same database for `sqlite:` and `postgresql:` stores; `None` for
+/// a remote (`http://`) store, whose database this process cannot reach.
+pub fn log_uri_for_tracking(tracking_uri: &str) -> Option<String> {
+    let scheme = tracking_uri.split_once("://").map(|(s, _)| s)?;
+    matches!(
+        scheme,
+        "sqlite" | "postgresql" | "postgres" | "postgresql+psycopg2"
+    )
+    .then(|| tracking_uri.to_string())
+}
+
+impl PredictionLog {
+    /// Opens (creating if needed) the log tables in the database of `uri` (`sqlite:///abs.db`,
+    /// `sqlite:///:memory:`, `postgresql://…`).
+    ///
+    /// # Errors
+    /// [`ServeError::Invalid`] for other schemes; [`ServeError::Log`] when the database cannot be opened.
+    pub async fn open(uri: &str) -> Result<Self, ServeError> {
+        sqlx::any::install_default_drivers();
+        let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or_default();
+        let (url, dialect, in_memory) = match scheme {
+            "sqlite" => {
+                let path = modelops_tracking::sql::sqlite_path(uri)
+                    .map_err(|e| ServeError::Invalid(e.to_string()))?;
+                if path == ":memory:" {
+                    ("sqlite::memory:".to_string(), Dialect::Sqlite, true)
+                } else {
+                    if let Some(parent) = Path::new(&path).parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            ServeError::Invalid(format!(
+                                "cannot create the folder {}: {e}",
+                                parent.display()
+                            ))
+                        })?;
+                    }
+                    (format!("sqlite://{path}?mode=rwc"), Dialect::Sqlite, false)
+                }
+            }
+            "postgresql" | "postgres" | "postgresql+psycopg2" => (
+                uri.replacen("postgresql+psycopg2://", "postgresql://", 1),
+                Dialect::Postgres,
+                false,
+            ),
+            _ => {
+                return Err(ServeError::Invalid(format!(
+                    "the prediction log needs a database URI (sqlite:///path.db or postgresql://…), got '{uri}'"
+                )));
+            }
+        };
+        let mut options = AnyPoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 4 })
+            .acquire_timeout(Duration::from_secs(30));
+        if in_memory {
+            options = options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        if dialect == Dialect::Sqlite {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(ServeError::log("opening the database"))?;
+        let log = Self { pool, dialect };
+        log.create_tables().await?;
+        Ok(log)
+    }
+
+    async fn create_tables(&self) -> Result<(), ServeError> {
+        let id = match self.dialect {
+            Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            Dialect::Postgres => "id BIGSERIAL PRIMARY KEY",
+        };
+        let statements = [
+            format!(
+                "CREATE TABLE IF NOT EXISTS prediction_log (
+                    {id},
+                    batch_id TEXT NOT NULL,
+                    logged_at TEXT NOT NULL,
+                    logged_at_ms BIGINT NOT NULL,
+                    source TEXT NOT NULL,
+                    model_name TEXT NOT NULL,
+                    model_version TEXT NOT NULL,
+                    model_stage TEXT NOT NULL,
+                    store_id BIGINT NOT NULL,
+                    date TEXT NOT NULL,
+                    day_of_week BIGINT NOT NULL,
+                    open BIGINT NOT NULL,
+                    promo BIGINT NOT NULL,
+                    state_holiday TEXT NOT NULL,
+                    school_holiday BIGINT NOT NULL,
+                    month BIGINT NOT NULL,
+                    year BIGINT NOT NULL,
+                    store_type TEXT NOT NULL,
+                    assortment TEXT NOT NULL,
+                    competition_distance DOUBLE PRECISION NOT NULL,
+                    promo2 BIGINT NOT NULL,
+                    is_promo2_active BIGINT NOT NULL,
+                    prediction DOUBLE PRECISION NOT NULL,
+                    response_time_ms DOUBLE PRECISION NOT NULL
+                )"
+            ),
+            "CREATE INDEX IF NOT EXISTS prediction_log_time ON prediction_log (logged_at_ms)".to_string(),
+            "CREATE INDEX IF NOT EXISTS prediction_log_store_date ON prediction_log (store_id, date)".to_string(),
+            "CREATE INDEX IF NOT EXISTS prediction_log_version ON prediction_log (model_name, model_version)"
+                .to_string(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS actual_sales (
+                    {id},
+                    store_id BIGINT NOT NULL,
+                    date TEXT NOT NULL,
+                    actual_sales DOUBLE PRECISION NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    UNIQUE (store_id, date)
+                )"
+            ),
+        ];
+        // Two processes may create the tables at once; IF NOT EXISTS makes the loser's statements no-ops, but on
+        // PostgreSQL a concurrent CREATE can still fail on the catalog's unique index, so retry briefly.
+        for statement in &statements {
+            let mut attempt = 0;
+            loop {
+                match self.pool.execute(statement.as_str()).await {
+                    Ok(_) => break,
+                    Err(err) if attempt < 3 => {
+                        attempt += 1;
+                        tracing::debug!(error = %err, attempt, "creating the prediction log tables raced; retrying");
+                        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                    }
+                    Err(err) => {
+                        return Err(ServeError::log("creating the prediction log tables")(err));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn placeholders(&self, rows: usize, columns: usize) -> String {
+        let mut out = String::with_capacity(rows * columns * 4);
+        let mut n = 0;
+        for r in 0..rows {
+            if r > 0 {
+                out.push(',');
+            }
+            out.push('(');
+            for c in 0..columns {
+                if c > 0 {
+                    out.push(',');
+                }
+                n += 1;
+                match self.dialect {
+                    Dialect::Sqlite => out.push('?'),
+                    Dialect::Postgres => {
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    }
+                }
+            }
+            out.push(')');
+        }
+        out
+    }
+
+    /// Writes records in one transaction.
+    ///
+    /// # Errors
+    /// [`ServeError::Log`] when the database refuses them (nothing is written then).
+    pub async fn write(&self, records: &[PredictionRecord]) -> Result<(), ServeError> {
+        const COLUMNS: usize = 23;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(ServeError::log("starting a write"))?;
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO prediction_log (batch_id, logged_at, logged_at_ms, source, model_name, model_version, \
+                 model_stage, store_id, date, day_of_week, open, promo, state_holiday, school_holiday, month, year, \
+                 store_type, assortment, competition_distance, promo2, is_promo2_active, prediction, \
+                 response_time_ms) VALUES {}",
+                self.placeholders(chunk.len(), COLUMNS)
+            );
+            let mut query = sqlx::query(&sql);
+            for r in chunk {
+                query = query
+                    .bind(r.batch_id.clone())
+                    .bind(r.logged_at.to_rfc3339_opts(SecondsFormat::Micros, true))
+                    .bind(r.logged_at.timestamp_millis())
+                    .bind(r.label.source.clone())
+                    .bind(r.label.model_name.clone())
+                    .bind(r.label.model_version.clone())
+                    .bind(r.label.model_stage.clone())
+                    .bind(i64::from(r.store_id))
+                    .bind(r.date.clone())
+                    .bind(i64::from(r.day_of_week))
+                    .bind(i64::from(r.open))
+                    .bind(i64::from(r.promo))
+                    .bind(r.state_holiday.clone())
+                    .bind(i64::from(r.school_holiday))
+                    .bind(i64::from(r.month))
+                    .bind(i64::from(r.year))
+                    .bind(r.store_type.clone())
+                    .bind(r.assortment.clone())
+                    .bind(r.competition_distance)
+                    .bind(i64::from(r.promo2))
+                    .bind(i64::from(r.is_promo2_active))
+                    .bind(r.prediction)
+                    .bind(r.response_time_ms);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(ServeError::log("writing predictions"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(ServeError::log("committing predictions"))
+    }
+
+    /// Logged predictions at or after `since` (all when `None`), oldest first.
+    ///
+    /// # Errors
+    /// [`ServeError::Log`] when the query fails.
+    pub async fn predictions_since(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PredictionRecord>, ServeError> {
+        let since_ms = since.map_or(i64::MIN, |t| t.timestamp_millis());
+        let placeholder = if self.dialect == Dialect::Sqlite {
+            "?"
+        } else {
+            "$1"
+        };
+        let sql = format!(
+            "SELECT batch_id, logged_at, source, model_name, model_version, model_stage, store_id, date, day_of_week, \
+             open, promo, state_holiday, school_holiday, month, year, store_type, assortment, competition_distance, \
+             promo2, is_promo2_active, prediction, response_time_ms FROM prediction_log WHERE logged_at_ms >= \
+             {placeholder} ORDER BY id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(ServeError::log("reading predictions"))?;
+        rows.iter()
+            .map(record_from_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(ServeError::log("reading predictions"))
+    }
+
+    /// Records actual sales, replacing earlier values for the same (store, date); returns rows written.
+    ///
+    /// # Errors
+    /// [`ServeError::Log`] when the database refuses them (nothing is written then).
+    pub async fn record_actuals(&self, actuals: &[ActualSales]) -> Result<usize, ServeError> {
+        let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(ServeError::log("starting a write"))?;
+        for chunk in actuals.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO actual_sales (store_id, date, actual_sales, updated_at) VALUES {} \
+                 ON CONFLICT (store_id, date) DO UPDATE SET actual_sales = excluded.actual_sales, \
+                 updated_at = excluded.updated_at",
+                self.placeholders(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql);
+            for a in chunk {
+                query = query
+                    .bind(i64::from(a.store))
+                    .bind(format_day(a.date))
+                    .bind(a.sales)
+                    .bind(now.clone());
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(ServeError::log("writing actual sales"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(ServeError::log("committing actual sales"))?;
+        Ok(actuals.len())
+    }
+
+    /// Every recorded actual, by store then date.
+    ///
+    /// # Errors
+    /// [`ServeError::Log`] when the query fails.
+    pub async fn actuals(&self) -> Result<Vec<ActualSales>, ServeError> {
+        let rows = sqlx::query(
+            "SELECT store_id, date, actual_sales FROM actual_sales ORDER BY store_id, date",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ServeError::log("reading actual sales"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let store: i64 = row
+                .try_get(0)
+                .map_err(ServeError::log("reading actual sales"))?;
+            let date: String = row
+                .try_get(1)
+                .map_err(ServeError::log("reading actual sales"))?;
+            let sales: f64 = row
+                .try_get(2)
+                .map_err(ServeError::log("reading actual sales"))?;
+            out.push(ActualSales {
+                store: store as u32,
+                date: parse_day(&date).unwrap_or_default(),
+                sales,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<PredictionRecord, sqlx::Error> {
+    let flag = |i: usize| row.try_get::<i64, _>(i).map(|v| v != 0);
+    let logged_at: String = row.try_get(1)?;
+    Ok(PredictionRecord {
+        batch_id: row.try_get(0)?,
+        logged_at: DateTime::parse_from_rfc3339(&logged_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+        label: LogLabel {
+            source: row.try_get(2)?,
+            model_name: row.try_get(3)?,
+            model_version: row.try_get(4)?,
+            model_stage: row.try_get(5)?,
+        },
+        store_id: row.try_get::<i64, _>(6)? as u32,
+        date: row.try_get(7)?,
+        day_of_week: row.try_get::<i64, _>(8)? as u8,
+        open: flag(9)?,
+        promo: flag(10)?,
+        state_holiday: row.try_get(11)?,
+        school_holiday: flag(12)?,
+        month: row.try_get::<i64, _>(13)? as u8,
+        year: row.try_get::<i64, _>(14)? as i32,
+        store_type: row.try_get(15)?,
+        assortment: row.try_get(16)?,
+        competition_distance: row.try_get(17)?,
+        promo2: flag(18)?,
+        is_promo2_active: flag(19)?,
+        prediction: row.try_get(20)?,
+        response_time_ms: row.try_get(21)?,
+    })
+}
+
+/// Actual sales of one store-day.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ActualSales {
+    /// Store id.
+    pub store: u32,
+    /// The day.
+    pub date: modelops_features::Day,
+    /// Sales that day.
+    pub sales: f64,
+}
+
+enum LogMessage {
+    Records(Vec<PredictionRecord>),
+    Drain(oneshot::Sender<()>),
+}
+
+/// The request side of the log: hands rows to the writer task without waiting.
+#[derive(Clone, Debug)]
+pub struct LogWriter {
+    sender: mpsc::Sender<LogMessage>,
+    dropped_rows: Arc<AtomicU64>,
+    written_rows: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for LogMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Records(r) => write!(f, "Records({})", r.len()),
+            Self::Drain(_) => f.write_str("Drain"),
+        }
+    }
+}
+
+impl LogWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn spawn(log: PredictionLog) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_BATCHES);
+        let written_rows = Arc::new(AtomicU64::new(0));
+        tokio::spawn(writer_task(log, receiver, written_rows.clone()));
+        Self {
+            sender,
+            dropped_rows: Arc::new(AtomicU64::new(0)),
+            written_rows,
+        }
+    }
+
+    /// Queues records; never blocks. When the queue is full they are dropped, counted and warned about.
+    pub fn submit(&self, records: Vec<PredictionRecord>) {
+        let n = records.len() as u64;
+        if let Err(err) = self.sender.try_send(LogMessage::Records(records)) {
+            let total = self.dropped_rows.fetch_add(n, Ordering::Relaxed) + n;
+            tracing::warn!(rows = n, total_dropped = total, reason = %err, "prediction log queue full or closed; rows dropped");
+        }
+    }
+
+    /// Rows dropped because the queue was full.
+    pub fn dropped_rows(&self) -> u64 {
+        self.dropped_rows.load(Ordering::Relaxed)
+    }
+
+    /// Rows written so far.
+    pub fn written_rows(&self) -> u64 {
+        self.written_rows.load(Ordering::Relaxed)
+    }
+
+    /// Waits until everything queued before this call is written (or failed and was logged).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(LogMessage::Drain(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Drains the queue before shutdown: [`LogWriter::flush`] under another name, for readability at call sites.
+    pub async fn shutdown(&self) {
+        self.flush().await;
+    }
+}
+
+async fn writer_task(
+    log: PredictionLog,
+    mut receiver: mpsc::Receiver<LogMessage>,
+    written: Arc<AtomicU64>,
+) {
+    let mut pending: Vec<PredictionRecord> = Vec::new();
+    while let Some(message) = receiver.recv().await {
+        let mut drains = Vec::new();
+        match message {
+            LogMessage::Records(r) => pending.extend(r),
+            LogMessage::Drain(done) => drains.push(done),
+        }
+        // Take whatever else is already queued, up to one transaction's worth.
+        while pending.len() < MAX_ROWS_PER_WRITE {
+            match receiver.try_recv() {
+                Ok(LogMessage::Records(r)) => pending.extend(r),
+                Ok(LogMessage::Drain(done)) => drains.push(done),
+                Err(_) => break,
+            }
+        }
+        if !pending.is_empty() {
+            let n = pending.len() as u64;
+            match log.write(&pending).await {
+                Ok(()) => {
+                    written.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, rows = n, "writing the prediction log failed; rows lost")
+                }
+            }
+            pending.clear();
+        }
+        for done in drains {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Logs a batch prediction (`modelops predict`): one row per input row, source `batch`.
+///
+/// `label` names the model (its `source` is set to `batch`); `spec` is the package's feature spec (for the
+/// derived columns); `elapsed_ms` is the batch's wall time. Returns the rows written.
+///
+/// # Errors
+/// [`ServeError`] when the database cannot be opened or written, or the lengths of `rows` and `predictions`
+/// differ.
+pub async fn log_batch(
+    uri: &str,
+    label: &LogLabel,
+    spec: &FeatureSpec,
+    rows: &[InputRow],
+    predictions: &[f64],
+    elapsed_ms: f64,
+) -> Result<usize, ServeError> {
+    if rows.len() != predictions.len() {
+        return Err(ServeError::Invalid(format!(
+            "{} rows but {} predictions; nothing was logged",
+            rows.len(),
+            predictions.len()
+        )));
+    }
+    let log = PredictionLog::open(uri).await?;
+    let label = LogLabel {
+        source: "batch".into(),
+        ..label.clone()
+    };
+    // Promo2Active is recomputed through the feature builder, so the batch log matches the served log exactly.
+    let features = spec.build(rows).ok();
+    let records = records_for_batch(
+        &label,
+        spec,
+        rows,
+        features.as_ref(),
+        predictions,
+        elapsed_ms,
+    );
+    for chunk in records.chunks(MAX_ROWS_PER_WRITE * 10) {
+        log.write(chunk).await?;
+    }
+    Ok(records.len())
+}

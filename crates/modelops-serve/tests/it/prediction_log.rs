@@ -1,0 +1,214 @@
+//! The prediction log: served rows written off the request path with their derived features, batch rows through
+//! `log_batch`, actual sales upserted idempotently by (Store, Date). SQLite always; PostgreSQL when
+//! `MODELOPS_TEST_POSTGRES_URL` is set (required when `MODELOPS_REQUIRE_EXTERNAL=1`).
+
+use axum::http::StatusCode;
+use modelops_features::calendar::parse_day;
+use modelops_models::ModelPackage;
+use modelops_pipeline::serving::ServingSpec;
+use modelops_serve::actuals::read_actuals;
+use modelops_serve::{
+    ActualSales, LogLabel, LogWriter, ModelIdentity, ModelKey, ModelSource, PredictionLog,
+    ServedModel,
+};
+use serde_json::json;
+
+use crate::fixture::{call, fixture, mixed_rows};
+
+async fn check_backend(uri: &str) {
+    let log = PredictionLog::open(uri).await.unwrap();
+    let before = log.predictions_since(None).await.unwrap().len();
+    let package = &fixture().package_a;
+    let model = ServedModel::load_dir(
+        package,
+        ModelIdentity {
+            uri: "x".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let spec = model.spec.features.clone();
+    let writer = LogWriter::spawn(log.clone());
+    let state = modelops_serve::AppState::new(
+        ModelSource::Path(package.clone()),
+        ModelKey::Path,
+        model,
+        Some(writer.clone()),
+        modelops_serve::DEFAULT_MAX_BODY_BYTES,
+    );
+    let app = modelops_serve::router(state);
+    let rows = mixed_rows(fixture().origin);
+    let (status, reply) = call(
+        &app,
+        "POST",
+        "/predict",
+        json!({"inputs": rows}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    writer.flush().await;
+    assert_eq!(writer.written_rows(), rows.len() as u64);
+    assert_eq!(writer.dropped_rows(), 0);
+
+    let logged = log.predictions_since(None).await.unwrap();
+    let logged = &logged[before..];
+    assert_eq!(logged.len(), rows.len());
+    let predictions = reply["predictions"].as_array().unwrap();
+    let features = spec
+        .build(&modelops_serve::input::rows_from_records(&rows).unwrap())
+        .unwrap();
+    let active = features
+        .names()
+        .iter()
+        .position(|n| n == "Promo2Active")
+        .unwrap();
+    for (i, (record, (sent, predicted))) in
+        logged.iter().zip(rows.iter().zip(predictions)).enumerate()
+    {
+        assert_eq!(record.label.source, "serve");
+        assert_eq!(i64::from(record.store_id), sent["Store"].as_i64().unwrap());
+        assert_eq!(record.date, sent["Date"].as_str().unwrap());
+        assert_eq!(i64::from(record.open), sent["Open"].as_i64().unwrap());
+        assert_eq!(record.prediction, predicted.as_f64().unwrap());
+        let meta = spec.stores.get(record.store_id).unwrap();
+        assert_eq!(record.store_type, meta.store_type);
+        assert_eq!(record.assortment, meta.assortment);
+        assert_eq!(
+            record.competition_distance,
+            f64::from(meta.competition_distance.unwrap_or(100_000.0))
+        );
+        assert_eq!(record.promo2, meta.promo2);
+        assert_eq!(record.is_promo2_active, features.row(i)[active] == 1.0);
+        assert_eq!(
+            record.month.to_string(),
+            record.date[5..7].trim_start_matches('0')
+        );
+        assert!(record.response_time_ms > 0.0);
+        assert_eq!(
+            record.batch_id, logged[0].batch_id,
+            "one batch id per request"
+        );
+    }
+
+    // Batch predictions through log_batch.
+    let package = ModelPackage::load(&fixture().package_a).unwrap();
+    let serving = ServingSpec::from_package(&package).unwrap();
+    let input = modelops_serve::input::rows_from_records(&rows).unwrap();
+    let label = LogLabel {
+        source: String::new(),
+        model_name: "m".into(),
+        model_version: "7".into(),
+        model_stage: String::new(),
+    };
+    let values: Vec<f64> = predictions.iter().map(|v| v.as_f64().unwrap()).collect();
+    let n = modelops_serve::log_batch(uri, &label, &serving.features, &input, &values, 12.5)
+        .await
+        .unwrap();
+    assert_eq!(n, rows.len());
+    let batch: Vec<_> = log
+        .predictions_since(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.label.model_version == "7")
+        .collect();
+    assert!(batch.len() >= rows.len());
+    assert!(batch.iter().all(|r| r.label.source == "batch"));
+    assert_eq!(
+        batch[batch.len() - rows.len()..]
+            .iter()
+            .map(|r| r.is_promo2_active)
+            .collect::<Vec<_>>(),
+        logged
+            .iter()
+            .map(|r| r.is_promo2_active)
+            .collect::<Vec<_>>()
+    );
+
+    // Actuals: an upsert by (store, date) — recording twice keeps one row with the newest value.
+    let day = parse_day("2015-05-04").unwrap();
+    let first = [
+        ActualSales {
+            store: 1,
+            date: day,
+            sales: 100.0,
+        },
+        ActualSales {
+            store: 2,
+            date: day,
+            sales: 200.0,
+        },
+    ];
+    assert_eq!(log.record_actuals(&first).await.unwrap(), 2);
+    let again = [ActualSales {
+        store: 1,
+        date: day,
+        sales: 150.0,
+    }];
+    log.record_actuals(&again).await.unwrap();
+    log.record_actuals(&again).await.unwrap();
+    let actuals: Vec<_> = log
+        .actuals()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.date == day && a.store <= 2)
+        .collect();
+    assert_eq!(actuals, vec![again[0], first[1]]);
+}
+
+#[tokio::test]
+async fn sqlite_log_records_served_and_batch_predictions_and_actuals() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite://{}", dir.path().join("mlflow.db").display());
+    // The tracking store and the log share the database file.
+    let _store = modelops_tracking::open(&uri).await.unwrap();
+    check_backend(&uri).await;
+    // Opening again finds the tables in place.
+    PredictionLog::open(&uri).await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_log_records_served_and_batch_predictions_and_actuals() {
+    let Ok(url) = std::env::var("MODELOPS_TEST_POSTGRES_URL") else {
+        if std::env::var("MODELOPS_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
+            panic!("MODELOPS_TEST_POSTGRES_URL is not set but MODELOPS_REQUIRE_EXTERNAL=1");
+        }
+        eprintln!(
+            "skipping the PostgreSQL prediction-log test: MODELOPS_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    check_backend(&url).await;
+}
+
+#[test]
+fn actuals_files_are_read_and_bad_cells_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("actuals.csv");
+    std::fs::write(
+        &good,
+        "Store,DayOfWeek,Date,Sales,Customers\n1,1,2015-05-04,5263,555\n2,1,2015-05-04,0,0\n",
+    )
+    .unwrap();
+    let actuals = read_actuals(&good).unwrap();
+    assert_eq!(actuals.len(), 2);
+    assert_eq!(actuals[0].sales, 5263.0);
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "Store,Date,Sales\n1,2015-05-04,x\n0,2015-13-01,5\n").unwrap();
+    let err = read_actuals(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("line 2, column Sales")
+            && err.contains("line 3, column Store")
+            && err.contains("line 3, column Date"),
+        "{err}"
+    );
+    let missing = dir.path().join("missing.csv");
+    std::fs::write(&missing, "Store,Date\n1,2015-05-04\n").unwrap();
+    assert!(
+        read_actuals(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("Sales")
+    );
+}
