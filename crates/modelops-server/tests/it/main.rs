@@ -6,6 +6,7 @@
 
 mod mlflow_client;
 mod registry;
+mod remote;
 mod router;
 
 use modelops_server::AppState;
