@@ -50,6 +50,13 @@ pub enum Command {
     Data(commands::data::DataCommand),
     /// Serve the MLflow-compatible tracking API and artifact proxy (port 5000).
     Server(commands::server::ServerArgs),
+    /// Model registry: list registered models; show versions, stages, aliases, lineage and the audit trail.
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
+    /// Promote a registered version to Staging, Production (needs --approver) or Archived.
+    Promote(commands::promote::PromoteArgs),
+    /// Put the previous Production version back into Production (needs --approver).
+    Rollback(commands::promote::RollbackArgs),
     /// Serve predictions over HTTP (port 8000): /predict, /invocations, hot reload, prediction log.
     Serve(commands::serve::ServeArgs),
     /// Monitoring: record actual sales for live performance (`actuals`).

@@ -6,6 +6,8 @@ use crate::context::Context;
 
 pub mod data;
 pub mod monitor;
+pub mod promote;
+pub mod registry;
 pub mod serve;
 pub mod server;
 
@@ -21,6 +23,9 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         Command::Data(cmd) => data::exec(cmd, ctx),
         Command::Server(args) => server::exec(args, ctx),
+        Command::Registry(cmd) => registry::exec(cmd, ctx),
+        Command::Promote(args) => promote::exec_promote(args, ctx),
+        Command::Rollback(args) => promote::exec_rollback(args, ctx),
         Command::Serve(args) => serve::exec(args, ctx),
         Command::Monitor(cmd) => monitor::exec(cmd, ctx),
     }
