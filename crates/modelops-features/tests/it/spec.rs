@@ -1,0 +1,118 @@
+//! The feature spec: one code path for training and serving, fixed category codes, a JSON round trip, long
+//! horizons.
+
+use crate::common::{bit_identical, data};
+use modelops_features::calendar::{parse_day, weekday};
+use modelops_features::{
+    FeatureBuilder, FeatureSettings, FeatureSpec, InputRow, RowFilter, StateHoliday,
+};
+
+#[test]
+fn the_spec_builds_the_same_features_as_the_evaluation_path() {
+    let data = data();
+    let origin = parse_day("2014-02-01").unwrap();
+    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
+    let eval = data
+        .forecast_set(&builder, origin, origin + 42, RowFilter::AllRows)
+        .unwrap();
+    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feature_spec.json");
+    spec.save(&path).unwrap();
+    let loaded = FeatureSpec::load(&path).unwrap();
+    assert_eq!(loaded, spec);
+    // Serving receives raw rows in any order; reverse them and compare row by row.
+    let mut rows = eval.rows.clone();
+    rows.reverse();
+    let served = loaded.build(&rows).unwrap();
+    let n = eval.len();
+    for i in 0..n {
+        assert!(
+            bit_identical(served.row(n - 1 - i), eval.features.row(i)),
+            "row {i} differs"
+        );
+    }
+}
+
+fn row(store: u32, date: &str, holiday: StateHoliday) -> InputRow {
+    let date = parse_day(date).unwrap();
+    InputRow {
+        store,
+        date,
+        day_of_week: weekday(date),
+        open: true,
+        promo: false,
+        state_holiday: holiday,
+        school_holiday: false,
+    }
+}
+
+#[test]
+fn category_codes_do_not_depend_on_the_batch() {
+    let data = data();
+    let origin = parse_day("2014-04-01").unwrap();
+    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
+    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    let col = spec.names.iter().position(|n| n == "StateHoliday").unwrap();
+    // A batch whose only holiday value is `a` still encodes it as 1, as in training (defect D5).
+    let only_a = spec
+        .build(&[row(3, "2014-04-21", StateHoliday::Public)])
+        .unwrap();
+    assert_eq!(only_a.row(0)[col], 1.0);
+    let mixed = spec
+        .build(&[
+            row(3, "2014-04-21", StateHoliday::Public),
+            row(4, "2014-04-22", StateHoliday::None),
+        ])
+        .unwrap();
+    assert_eq!(mixed.row(0)[col], 1.0);
+    assert_eq!(mixed.row(1)[col], 0.0);
+}
+
+#[test]
+fn long_horizons_degrade_gracefully() {
+    let data = data();
+    let origin = parse_day("2014-04-01").unwrap();
+    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
+    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    // Five months ahead, store 2, every day.
+    let rows: Vec<InputRow> = (0..150)
+        .map(|_| row(2, "2014-04-01", StateHoliday::None))
+        .enumerate()
+        .map(|(k, mut r)| {
+            r.date += k as i32;
+            r.day_of_week = weekday(r.date);
+            r
+        })
+        .collect();
+    let m = spec.build(&rows).unwrap();
+    let horizon = spec
+        .names
+        .iter()
+        .position(|n| n == "DaysSinceOrigin")
+        .unwrap();
+    let level = spec.names.iter().position(|n| n == "HistLogSales").unwrap();
+    assert_eq!(m.row(149)[horizon], 150.0);
+    assert!(
+        m.row(149)[level].is_finite(),
+        "history features stay defined far beyond the origin"
+    );
+}
+
+#[test]
+fn rows_before_the_origin_and_unknown_stores_are_refused() {
+    let data = data();
+    let origin = parse_day("2014-04-01").unwrap();
+    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
+    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    let err = spec
+        .build(&[row(1, "2014-03-31", StateHoliday::None)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("before the forecast origin"), "{err}");
+    let err = spec
+        .build(&[row(999, "2014-04-02", StateHoliday::None)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("store 999"), "{err}");
+}
