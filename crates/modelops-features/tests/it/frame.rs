@@ -29,10 +29,18 @@ fn clean_frame() -> DataFrame {
 #[test]
 fn the_cleaned_layout_reads_into_sales_data() {
     let mut df = clean_frame();
-    // The cleaned parquet stores Date as a Polars Date; text works too.
-    let dates = df.column("Date").unwrap().cast(&DataType::Date).unwrap();
-    df.with_column(dates).unwrap();
+    // The cleaned parquet stores Date as a Polars Date (days since 1970); text works too.
+    let days: Vec<i32> = ["2015-01-01", "2015-01-02", "2015-01-03", "2015-01-01"]
+        .iter()
+        .map(|d| modelops_features::calendar::parse_day(d).unwrap())
+        .collect();
+    let dates = Series::new("Date".into(), days)
+        .cast(&DataType::Date)
+        .unwrap();
+    df.with_column(Column::from(dates)).unwrap();
     let data = modelops_features::SalesData::from_clean_frame(&df).unwrap();
+    let from_text = modelops_features::SalesData::from_clean_frame(&clean_frame()).unwrap();
+    assert_eq!(data.observations(), from_text.observations());
     assert_eq!(data.observations().len(), 4);
     assert_eq!(data.stores().stores().len(), 2);
     assert_eq!(data.stores().get(2).unwrap().competition_distance, None);
