@@ -105,6 +105,29 @@ impl DailyGrid {
     }
 }
 
+/// JSON has no NaN: serde_json writes it as `null`; these read `null` back as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+    }
+
+    pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        Ok(Vec::<Option<f32>>::deserialize(d)?
+            .into_iter()
+            .map(|v| v.unwrap_or(f32::NAN))
+            .collect())
+    }
+
+    pub fn array<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[f32; N], D::Error> {
+        let v = vec(d)?;
+        let n = v.len();
+        v.try_into()
+            .map_err(|_| serde::de::Error::custom(format!("expected {N} values, found {n}")))
+    }
+}
+
 /// Sales history of one store, aggregated at an origin. `NaN` means "no data in that window".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoreHistory {
@@ -113,36 +136,52 @@ pub struct StoreHistory {
     /// Open days with Sales > 0 before the origin.
     pub n_sales_days: u32,
     /// Mean `ln(Sales)` over all days before the origin.
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub mean_log_sales: f32,
     /// Standard deviation of `ln(Sales)` over all days before the origin.
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub std_log_sales: f32,
     /// Mean `ln(Sales)` over the 28 days before the origin.
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub mean_log_sales_28: f32,
     /// Mean `ln(Sales)` over the 91 days before the origin.
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub mean_log_sales_91: f32,
     /// Mean `ln(Sales)` over the 364 days before the origin.
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub mean_log_sales_364: f32,
     /// Mean `ln(Sales)` over the 91 days that ended 364 days before the origin (for year-on-year growth).
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub mean_log_sales_91_year_ago: f32,
     /// Mean `ln(Sales)` per weekday (index 0 = Monday), all days before the origin.
+    #[serde(deserialize_with = "nan_as_null::array")]
     pub by_weekday: [f32; 7],
     /// Mean `ln(Sales)` without (0) and with (1) Promo.
+    #[serde(deserialize_with = "nan_as_null::array")]
     pub by_promo: [f32; 2],
     /// Mean `ln(Sales)` per weekday × Promo (index `2·(weekday−1) + promo`).
+    #[serde(deserialize_with = "nan_as_null::array")]
     pub by_weekday_promo: [f32; 14],
     /// Mean Sales (not logged) per weekday × Promo, for the store×DayOfWeek×Promo baseline.
+    #[serde(deserialize_with = "nan_as_null::array")]
     pub mean_sales_by_weekday_promo: [f32; 14],
     /// Mean `ln(Sales)` per calendar month (index 0 = January).
+    #[serde(deserialize_with = "nan_as_null::array")]
     pub by_month: [f32; 12],
     /// Mean `ln(Sales)` without (0) and with (1) a school holiday.
+    #[serde(deserialize_with = "nan_as_null::array")]
     pub by_school_holiday: [f32; 2],
     /// Mean `ln(Customers)` over all days before the origin.
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub mean_log_customers: f32,
     /// Mean `ln(Sales / Customers)` over all days before the origin.
+    #[serde(deserialize_with = "nan_as_null::scalar")]
     pub mean_log_sales_per_customer: f32,
     /// Mean `ln(Sales)` of whole weeks before the origin: entry k covers days `[origin−7(k+1), origin−7k)`.
+    #[serde(deserialize_with = "nan_as_null::vec")]
     pub weekly_log_sales: Vec<f32>,
     /// Sales on each weekday of the last 7 days before the origin (index 0 = Monday); `NaN` if closed or absent.
+    #[serde(deserialize_with = "nan_as_null::array")]
     pub last_week_sales: [f32; 7],
     /// Last open day before the origin.
     pub last_open_day: Option<Day>,
@@ -415,7 +454,8 @@ mod tests {
             r.customers = 3.0;
         }
         let after = History::at(&DailyGrid::new(&rows), origin);
-        assert_eq!(before, after);
+        // Debug output compares NaN fields too (NaN != NaN under PartialEq).
+        assert_eq!(format!("{before:?}"), format!("{after:?}"));
         let h = before.get(1).unwrap();
         assert_eq!(h.n_sales_days, 30);
         assert!((h.mean_log_sales - 100f32.ln()).abs() < 1e-6);
