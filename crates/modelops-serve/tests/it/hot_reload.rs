@@ -16,7 +16,7 @@ use crate::fixture::{fixture, row};
 const MODEL: &str = "rossmann-ensemble";
 const CLIENTS: usize = 4;
 /// Upper bound of requests per client, so the test always ends.
-const MAX_REQUESTS_PER_CLIENT: usize = 400;
+const MAX_REQUESTS_PER_CLIENT: usize = 5000;
 /// Requests each client must see answered by the new version before it stops.
 const REQUESTS_ON_NEW_VERSION: usize = 25;
 
