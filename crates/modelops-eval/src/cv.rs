@@ -222,7 +222,8 @@ mod tests {
         assert_eq!(format_day(plan.folds[0].end), "2014-02-11");
         assert_eq!(format_day(plan.folds[4].origin), "2014-06-18");
         assert_eq!(format_day(plan.folds[4].end), "2014-07-29");
-        assert_eq!(format_day(plan.holdout.origin), "2015-05-08");
+        // The last 42 days of a file ending 2015-06-19 start on 05-09 (the README says 05-08, which is 43 days).
+        assert_eq!(format_day(plan.holdout.origin), "2015-05-09");
         assert_eq!(format_day(plan.holdout.end), "2015-06-19");
     }
 
