@@ -36,10 +36,8 @@ case "$cmd" in
     bash scripts/bootstrap.sh test
     export MODELOPS_TEST_PYTHON="$ROOT/.tools/pyenv/bin/python"
     export MODELOPS_REQUIRE_EXTERNAL=1
-    if [ -x scripts/start-postgres.sh ]; then
-      MODELOPS_TEST_POSTGRES_URL="$(bash scripts/start-postgres.sh)"
-      export MODELOPS_TEST_POSTGRES_URL
-    fi
+    # A throwaway PostgreSQL on 127.0.0.1 for the store, registry and study tests (prints an export line).
+    eval "$(bash scripts/start-postgres.sh)"
     cargo test --workspace --locked "$@"
     ;;
   *)

@@ -31,9 +31,9 @@ pub struct GlobalArgs {
     /// http://host:5000. Also read from MODELOPS_TRACKING_URI, then MLFLOW_TRACKING_URI.
     #[arg(long, global = true, value_name = "URI")]
     pub tracking_uri: Option<String>,
-    /// Configuration file (default: <project-dir>/modelops.toml when it exists).
-    #[arg(long, global = true, env = "MODELOPS_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// Settings file (default: <project-dir>/modelops.toml when it exists).
+    #[arg(long = "config-file", global = true, env = "MODELOPS_CONFIG", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
     /// More log output (-v debug for modelops, -vv everything); RUST_LOG, when set, wins.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -62,4 +62,21 @@ pub enum Command {
     /// Monitoring: record actual sales for live performance (`actuals`).
     #[command(subcommand)]
     Monitor(commands::monitor::MonitorCommand),
+    /// Features: build the origin-safe feature table and the feature spec.
+    #[command(subcommand)]
+    Features(commands::features::FeaturesCommand),
+    /// Score the baselines (naive last week, store×DayOfWeek×Promo mean, default LightGBM) with time-series CV
+    /// and on the holdout; writes outputs/metrics/baseline_<timestamp>.json.
+    Baseline(commands::baseline::BaselineArgs),
+    /// Run the whole lifecycle on synthetic data: validate, features, train, register, gate, promote, predict.
+    Demo(commands::demo::DemoArgs),
+    /// Train LightGBM, XGBoost and the CatBoost-compatible booster, blend them, score the holdout, package and
+    /// register the model.
+    Train(commands::train::TrainArgs),
+    /// The automated gate: score a registered version on the days after its training data; pass → Staging.
+    Validate(commands::validate::ValidateArgs),
+    /// Batch predictions for a file of rows in the Kaggle test schema.
+    Predict(commands::predict::PredictArgs),
+    /// Hyperparameter search (TPE + median pruning over time-series CV); updates best_hyperparameters.json.
+    Tune(commands::tune::TuneArgs),
 }

@@ -96,14 +96,14 @@ impl Context {
             Some(dir) => dir.clone(),
             None => std::env::current_dir().context("cannot read the current directory")?,
         };
-        let config_path = args.config.clone().unwrap_or_else(|| project_dir.join("modelops.toml"));
+        let config_path = args.config_file.clone().unwrap_or_else(|| project_dir.join("modelops.toml"));
         let file = if config_path.exists() {
             let text = std::fs::read_to_string(&config_path)
                 .with_context(|| format!("cannot read {}", config_path.display()))?;
             toml::from_str::<ConfigFile>(&text).with_context(|| {
                 format!("{} is not a valid modelops.toml; see docs/configuration.md", config_path.display())
             })?
-        } else if args.config.is_some() {
+        } else if args.config_file.is_some() {
             bail!("configuration file {} does not exist", config_path.display());
         } else {
             ConfigFile::default()

@@ -88,3 +88,54 @@ impl Progress {
         }
     }
 }
+
+
+/// Draws a pipeline's steps: a bar with ETA for sized steps on a terminal, one timestamped line per step
+/// otherwise.
+pub struct StepPrinter {
+    quiet: bool,
+    current: Mutex<Option<(String, Instant, Option<Progress>)>>,
+}
+
+impl StepPrinter {
+    /// A printer; `quiet` prints nothing.
+    pub fn new(quiet: bool) -> Self {
+        Self { quiet, current: Mutex::new(None) }
+    }
+}
+
+impl modelops_pipeline::Progress for StepPrinter {
+    fn step(&self, name: &str, total: u64) {
+        let bar = (total > 0).then(|| Progress::new(name, total, self.quiet));
+        if bar.is_none() && !self.quiet && !std::io::stderr().is_terminal() {
+            eprintln!("{} {name} …", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+        }
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some((name.to_string(), Instant::now(), bar));
+        }
+    }
+
+    fn advance(&self, done: u64) {
+        if let Ok(current) = self.current.lock()
+            && let Some((_, _, Some(bar))) = current.as_ref()
+        {
+            bar.set(done);
+        }
+    }
+
+    fn finish(&self, summary: &str) {
+        let Ok(mut current) = self.current.lock() else { return };
+        if let Some((name, started, bar)) = current.take() {
+            if let Some(bar) = bar {
+                bar.finish();
+            }
+            if !self.quiet {
+                eprintln!(
+                    "{} {name}: {summary} ({:.1}s)",
+                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+}

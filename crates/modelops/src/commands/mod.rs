@@ -4,7 +4,15 @@
 use crate::cli::Command;
 use crate::context::Context;
 
+pub mod baseline;
 pub mod data;
+pub mod demo;
+pub mod features;
+pub mod model_uri;
+pub mod predict;
+pub mod train;
+pub mod tune;
+pub mod validate;
 pub mod monitor;
 pub mod promote;
 pub mod registry;
@@ -17,11 +25,20 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 /// Data failed its expectation suite (`data validate --fail-on-error`).
 pub const EXIT_VALIDATION_FAILED: u8 = 3;
+/// A model version failed the validation gate (`validate`, `retrain`).
+pub const EXIT_GATE_FAILED: u8 = 4;
 
 /// Runs one subcommand and returns the process exit code.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         Command::Data(cmd) => data::exec(cmd, ctx),
+        Command::Demo(args) => demo::exec(args, ctx),
+        Command::Features(cmd) => features::exec(cmd, ctx),
+        Command::Baseline(args) => baseline::exec(args, ctx),
+        Command::Train(args) => train::exec(args, ctx),
+        Command::Validate(args) => validate::exec(args, ctx),
+        Command::Predict(args) => predict::exec(args, ctx),
+        Command::Tune(args) => tune::exec(args, ctx),
         Command::Server(args) => server::exec(args, ctx),
         Command::Registry(cmd) => registry::exec(cmd, ctx),
         Command::Promote(args) => promote::exec_promote(args, ctx),

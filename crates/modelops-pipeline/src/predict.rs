@@ -1,0 +1,299 @@
+//! Batch prediction: a model package plus a file of rows in the Kaggle test schema (`Store, DayOfWeek, Date, Open,
+//! Promo, StateHoliday, SchoolHoliday`, optional `Id`, any extra columns) → the same file with `Predicted_Sales`
+//! appended, rows and columns in input order, and `<stem>_metadata.json` beside it.
+//!
+//! CSV is read as text, so the output repeats every input cell exactly as it was written. Every bad cell is
+//! reported — file, line, column, value and what is allowed — before anything is predicted.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use modelops_features::calendar::{format_day, parse_day, weekday};
+use modelops_features::{InputRow, StateHoliday};
+use modelops_models::ModelPackage;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::serving::{ServingSpec, predict_sales};
+use crate::{PipelineError, Progress};
+
+/// The columns every input must have.
+pub const INPUT_COLUMNS: [&str; 7] = ["Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"];
+/// The column appended to the output.
+pub const PREDICTION_COLUMN: &str = "Predicted_Sales";
+/// At most this many bad cells are listed in one error.
+const MAX_LISTED_ERRORS: usize = 20;
+
+/// Which registered model a package is, for the metadata file (all optional for a plain package path).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ModelLabel {
+    /// Registered model name.
+    pub model_name: Option<String>,
+    /// Version.
+    pub model_version: Option<String>,
+    /// Stage the version was resolved from.
+    pub model_stage: Option<String>,
+    /// The URI or path the model was loaded from.
+    pub model_uri: String,
+}
+
+/// What a batch prediction produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct PredictReport {
+    /// The model.
+    #[serde(flatten)]
+    pub model: ModelLabel,
+    /// Input file.
+    pub input_path: PathBuf,
+    /// Output file.
+    pub output_path: PathBuf,
+    /// Rows predicted.
+    pub n_predictions: usize,
+    /// First and last date of the input.
+    pub date_range: DateSpan,
+    /// Rows with Open = 0 (predicted 0).
+    pub closed_rows: usize,
+    /// Mean prediction over open rows.
+    pub mean_prediction_open: Option<f64>,
+    /// UTC creation time, ISO 8601.
+    pub created: String,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// An inclusive date span.
+#[derive(Clone, Debug, Serialize)]
+pub struct DateSpan {
+    /// First day.
+    pub start: String,
+    /// Last day.
+    pub end: String,
+}
+
+fn frame_error(path: &Path) -> impl FnOnce(PolarsError) -> PipelineError + '_ {
+    move |e| PipelineError::Frame { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Reads an input table: CSV as text (every column a string), parquet as stored.
+///
+/// # Errors
+/// A missing or unreadable file, or one that is neither `.csv` nor `.parquet`.
+pub fn read_input(path: &Path) -> Result<DataFrame, PipelineError> {
+    if !path.exists() {
+        return Err(PipelineError::Invalid(format!("{}: input file not found", path.display())));
+    }
+    match extension(path).as_str() {
+        "csv" => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .map_err(frame_error(path))?
+            .finish()
+            .map_err(frame_error(path)),
+        "parquet" => {
+            let file = std::fs::File::open(path).map_err(PipelineError::io(path))?;
+            ParquetReader::new(file).finish().map_err(frame_error(path))
+        }
+        other => Err(PipelineError::Invalid(format!(
+            "{}: unsupported input format '{other}'; use a .csv or .parquet file",
+            path.display()
+        ))),
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+}
+
+/// Turns the input table into checked rows, listing every bad cell (up to 20) with its line and column.
+///
+/// # Errors
+/// [`PipelineError::Invalid`] naming missing columns or bad cells.
+pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>, PipelineError> {
+    let missing: Vec<&str> =
+        INPUT_COLUMNS.iter().copied().filter(|c| frame.column(c).is_err()).collect();
+    if !missing.is_empty() {
+        return Err(PipelineError::Invalid(format!(
+            "{}: missing column(s) {}; an input needs {} (the Kaggle test schema; Id and other columns are kept as \
+             they are)",
+            path.display(),
+            missing.join(", "),
+            INPUT_COLUMNS.join(", ")
+        )));
+    }
+    let mut text_columns = Vec::with_capacity(INPUT_COLUMNS.len());
+    for name in INPUT_COLUMNS {
+        let column = frame
+            .column(name)
+            .and_then(|c| c.cast(&DataType::String))
+            .map_err(frame_error(path))?;
+        text_columns.push(column);
+    }
+    let mut strings = Vec::with_capacity(text_columns.len());
+    for column in &text_columns {
+        strings.push(column.str().map_err(frame_error(path))?);
+    }
+    let is_csv = extension(path) == "csv";
+    let mut errors: Vec<String> = Vec::new();
+    let mut total_errors = 0usize;
+    let mut rows = Vec::with_capacity(frame.height());
+    for i in 0..frame.height() {
+        // CSV line numbers count the header as line 1; parquet rows are 1-based.
+        let place = if is_csv { format!("line {}", i + 2) } else { format!("row {}", i + 1) };
+        let cell = |c: usize| strings[c].get(i).map(str::trim).unwrap_or("");
+        let mut bad = |column: &str, value: &str, allowed: &str| {
+            total_errors += 1;
+            if errors.len() < MAX_LISTED_ERRORS {
+                errors.push(format!("{place}, column {column}: {value:?} is not {allowed}"));
+            }
+        };
+        let store = cell(0).parse::<u32>().ok().filter(|s| *s >= 1);
+        if store.is_none() {
+            bad("Store", cell(0), "a store id (a whole number ≥ 1)");
+        }
+        let day_of_week = cell(1).parse::<u8>().ok().filter(|d| (1..=7).contains(d));
+        if day_of_week.is_none() {
+            bad("DayOfWeek", cell(1), "a weekday number 1..7 (1 = Monday)");
+        }
+        let date = parse_day(cell(2));
+        if date.is_none() {
+            bad("Date", cell(2), "a date as YYYY-MM-DD");
+        }
+        let flag = |c: usize| match cell(c) {
+            "0" | "0.0" => Some(false),
+            "1" | "1.0" => Some(true),
+            _ => None,
+        };
+        let open = flag(3);
+        if open.is_none() {
+            bad("Open", cell(3), "0 or 1");
+        }
+        let promo = flag(4);
+        if promo.is_none() {
+            bad("Promo", cell(4), "0 or 1");
+        }
+        let state_holiday = StateHoliday::parse(cell(5));
+        if state_holiday.is_none() {
+            bad("StateHoliday", cell(5), "one of 0, a, b, c");
+        }
+        let school_holiday = flag(6);
+        if school_holiday.is_none() {
+            bad("SchoolHoliday", cell(6), "0 or 1");
+        }
+        if let (Some(dow), Some(day)) = (day_of_week, date)
+            && weekday(day) != dow
+        {
+            bad(
+                "DayOfWeek",
+                cell(1),
+                &format!("the weekday of {} (which is {})", format_day(day), weekday(day)),
+            );
+        }
+        if let (Some(store), Some(day_of_week), Some(date), Some(open), Some(promo), Some(state_holiday), Some(school)) =
+            (store, day_of_week, date, open, promo, state_holiday, school_holiday)
+        {
+            rows.push(InputRow { store, date, day_of_week, open, promo, state_holiday, school_holiday: school });
+        }
+    }
+    if total_errors > 0 {
+        let more = total_errors.saturating_sub(errors.len());
+        let tail = if more > 0 { format!("\n  … and {more} more") } else { String::new() };
+        return Err(PipelineError::Invalid(format!(
+            "{}: {total_errors} bad value(s); fix them and run again:\n  {}{tail}",
+            path.display(),
+            errors.join("\n  ")
+        )));
+    }
+    if rows.is_empty() {
+        return Err(PipelineError::Invalid(format!("{}: the input has no rows to predict", path.display())));
+    }
+    Ok(rows)
+}
+
+/// Writes `frame` as CSV or parquet, by the output's extension, atomically (temporary file, then rename).
+///
+/// # Errors
+/// I/O or format errors naming the file.
+pub fn write_table(frame: &mut DataFrame, path: &Path) -> Result<(), PipelineError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(PipelineError::io(parent))?;
+    }
+    let ext = extension(path);
+    if ext != "csv" && ext != "parquet" {
+        return Err(PipelineError::Invalid(format!(
+            "{}: unsupported output format '{ext}'; use a .csv or .parquet file",
+            path.display()
+        )));
+    }
+    let tmp = path.with_extension(format!("{ext}.partial"));
+    {
+        let file = std::fs::File::create(&tmp).map_err(PipelineError::io(&tmp))?;
+        if ext == "csv" {
+            CsvWriter::new(file).include_header(true).finish(frame).map_err(frame_error(path))?;
+        } else {
+            ParquetWriter::new(file).finish(frame).map_err(frame_error(path))?;
+        }
+    }
+    std::fs::rename(&tmp, path).map_err(PipelineError::io(path))
+}
+
+/// Predicts every row of `input` with the package at `package_dir` and writes `output` plus its metadata file.
+///
+/// # Errors
+/// Bad input (all bad cells listed), an unreadable package, or write errors.
+pub fn predict_file(
+    package_dir: &Path,
+    label: ModelLabel,
+    input: &Path,
+    output: &Path,
+    progress: &dyn Progress,
+) -> Result<PredictReport, PipelineError> {
+    let started = Instant::now();
+    progress.step("load model", 0);
+    let package = ModelPackage::load(package_dir)?;
+    let spec = ServingSpec::from_package(&package)?;
+    progress.finish(&package_dir.display().to_string());
+
+    progress.step("read input", 0);
+    let mut frame = read_input(input)?;
+    let rows = parse_input_rows(&frame, input)?;
+    progress.finish(&format!("{} rows", rows.len()));
+
+    progress.step("predict", rows.len() as u64);
+    let features = spec.features.build(&rows)?;
+    let predicted = predict_sales(&package.ensemble, spec.target_transform, &features, &rows)?;
+    progress.finish(&format!("{} predictions", predicted.ensemble.len()));
+
+    let closed_rows = rows.iter().filter(|r| !r.open).count();
+    let open: Vec<f64> =
+        rows.iter().zip(&predicted.ensemble).filter(|(r, _)| r.open).map(|(_, p)| *p).collect();
+    let mean_prediction_open = (!open.is_empty()).then(|| open.iter().sum::<f64>() / open.len() as f64);
+    let column = Column::new(PREDICTION_COLUMN.into(), predicted.ensemble.clone());
+    frame.with_column(column).map_err(frame_error(output))?;
+    write_table(&mut frame, output)?;
+
+    let first = rows.iter().map(|r| r.date).min().unwrap_or_default();
+    let last = rows.iter().map(|r| r.date).max().unwrap_or_default();
+    let report = PredictReport {
+        model: label,
+        input_path: input.to_path_buf(),
+        output_path: output.to_path_buf(),
+        n_predictions: rows.len(),
+        date_range: DateSpan { start: format_day(first), end: format_day(last) },
+        closed_rows,
+        mean_prediction_open,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let metadata_path = metadata_path(output);
+    let text = serde_json::to_string_pretty(&report)
+        .map_err(|e| PipelineError::Invalid(format!("cannot serialise the metadata: {e}")))?;
+    std::fs::write(&metadata_path, text + "\n").map_err(PipelineError::io(&metadata_path))?;
+    Ok(report)
+}
+
+/// `<dir>/<stem>_metadata.json` beside an output file.
+pub fn metadata_path(output: &Path) -> PathBuf {
+    let stem = output.file_stem().and_then(|s| s.to_str()).unwrap_or("predictions");
+    output.with_file_name(format!("{stem}_metadata.json"))
+}

@@ -1,0 +1,59 @@
+//! Recording jobs in the tracking store: one run per job, params and metrics in the reference's naming, the model
+//! package as the run's `ensemble_model` artifact.
+
+use modelops_tracking::{RunLogger, RunStatus};
+
+use crate::PipelineError;
+use crate::train::TrainReport;
+
+/// Where runs go.
+#[derive(Clone, Debug)]
+pub struct TrackingTarget {
+    /// Tracking URI (`sqlite:///…`, `postgresql://…`, `http(s)://…`).
+    pub tracking_uri: String,
+    /// Artifact root of the embedded store (ignored for `http(s)://`).
+    pub artifact_root: String,
+    /// Experiment name.
+    pub experiment: String,
+}
+
+/// The artifact path of the package inside its run (the reference's).
+pub const PACKAGE_ARTIFACT_PATH: &str = "ensemble_model";
+
+/// Records a finished training job as a run and returns its id. The run is marked FAILED if any logging step fails
+/// after it was created, so a half-recorded run never looks finished.
+///
+/// # Errors
+/// [`PipelineError::Tracking`] naming the failing call.
+pub fn record_training(
+    target: &TrackingTarget,
+    run_name: &str,
+    report: &TrainReport,
+) -> Result<String, PipelineError> {
+    let logger = RunLogger::start(
+        &target.tracking_uri,
+        &target.artifact_root,
+        &target.experiment,
+        Some(run_name),
+        &[("modelops.job", "train")],
+    )?;
+    let run_id = logger.run_id().to_string();
+    let outcome = (|| {
+        logger.log_params(&report.params)?;
+        logger.log_metrics(&report.metrics, 0)?;
+        let summary = serde_json::to_string(&report.top_features).unwrap_or_default();
+        logger.set_tags(&[("modelops.top_features", summary)])?;
+        logger.log_artifact_dir(&report.package_dir, PACKAGE_ARTIFACT_PATH)?;
+        Ok::<(), modelops_tracking::StoreError>(())
+    })();
+    match outcome {
+        Ok(()) => {
+            logger.end(RunStatus::Finished)?;
+            Ok(run_id)
+        }
+        Err(err) => {
+            let _ = logger.end(RunStatus::Failed);
+            Err(err.into())
+        }
+    }
+}

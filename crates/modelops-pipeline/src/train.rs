@@ -1,0 +1,432 @@
+//! `modelops train`: cleaned data → origin-safe features → the three engines → weighted ensemble → holdout scores →
+//! model package, recorded as one tracking run.
+//!
+//! The forecast origin is the first holdout day (`--holdout-days 42`: the last 42 days are held out; `0`: train on
+//! everything and skip the holdout). Training rows get their history features from rolling origins before it (see
+//! `modelops_features::dataset`), holdout rows from the origin itself, so the holdout score is an honest
+//! 1..42-day-ahead forecast score. The package's feature spec carries the history at the *end* of the data, so a
+//! forecast for the days after the data uses everything known.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use modelops_data::{Freshness, Manifest, TRAIN_CLEAN_FILE};
+use modelops_features::calendar::{date_of, format_day};
+use modelops_features::{
+    FeatureBuilder, FeatureSettings, FeatureSpec, LabelledRows, RollingOrigins, RowFilter, SalesData,
+};
+use modelops_models::hyperparams::BestHyperparameters;
+use modelops_models::package::{DateRange, Lineage, SaveOptions};
+use modelops_models::{
+    Engine, Ensemble, EnsembleWeights, LightGbmConfig, ModelPackage, Regressor, TrainSet, XgBoostConfig,
+};
+use serde::Serialize;
+
+use crate::progress::RoundProgress;
+use crate::serving::{SERVING_SPEC_VERSION, ServingSpec, TargetTransform, predict_sales};
+use crate::{PipelineError, Progress};
+
+/// Boosting rounds per engine, when not taken from the hyperparameter file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Rounds {
+    /// LightGBM rounds.
+    pub lightgbm: u32,
+    /// XGBoost rounds.
+    pub xgboost: u32,
+    /// Oblivious booster iterations.
+    pub catboost: u32,
+}
+
+/// Everything `train` needs to know, checked.
+#[derive(Clone, Debug)]
+pub struct TrainPlan {
+    /// The data directory (`raw/`, `processed/`, `manifest.json`).
+    pub data_dir: PathBuf,
+    /// `config/best_hyperparameters.json`; when it does not exist, the reference's tuned values are used.
+    pub hyperparameters_file: PathBuf,
+    /// Ensemble weights.
+    pub weights: EnsembleWeights,
+    /// Days held out at the end of the data (0 = none).
+    pub holdout_days: i32,
+    /// Early stopping: hold out the last `block` days of the training period as an evaluation set and stop when
+    /// it has not improved for this many rounds. `None`: fixed rounds.
+    pub early_stopping_rounds: Option<u32>,
+    /// Rounds per engine instead of the file's (the demo trains shorter).
+    pub rounds: Option<Rounds>,
+    /// Threads per engine (0 = all cores).
+    pub threads: usize,
+    /// Model target.
+    pub target: TargetTransform,
+    /// Where packages are written: `<dir>/<run name>/`.
+    pub packages_dir: PathBuf,
+    /// Run name; also the package folder name.
+    pub run_name: String,
+    /// The code's git commit, when known.
+    pub git_commit: Option<String>,
+}
+
+/// What one engine achieved.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineReport {
+    /// Engine key.
+    pub engine: &'static str,
+    /// Rounds kept.
+    pub rounds: usize,
+    /// Wall time of fitting, seconds.
+    pub train_seconds: f64,
+    /// Holdout scores (absent without a holdout).
+    pub holdout: Option<modelops_eval::metrics::Scores>,
+}
+
+/// What `train` produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainReport {
+    /// The package folder.
+    pub package_dir: PathBuf,
+    /// First and last training day.
+    pub train_range: (String, String),
+    /// First and last holdout day, when there is a holdout.
+    pub holdout_range: Option<(String, String)>,
+    /// Rows the models were fitted on.
+    pub train_rows: usize,
+    /// Holdout rows scored.
+    pub holdout_rows: usize,
+    /// Number of model features.
+    pub n_features: usize,
+    /// Per engine.
+    pub engines: Vec<EngineReport>,
+    /// Ensemble holdout scores.
+    pub ensemble_holdout: Option<modelops_eval::metrics::Scores>,
+    /// Weights used.
+    pub weights: BTreeMap<String, f64>,
+    /// Top features by LightGBM gain (or the first engine's), largest first.
+    pub top_features: Vec<(String, f64)>,
+    /// Data fingerprints the models were trained from.
+    pub data_fingerprints: BTreeMap<String, String>,
+    /// Params to record (`lgb_*`, `xgb_*`, `cb_*`, weights, sizes).
+    pub params: Vec<(String, String)>,
+    /// Metrics to record.
+    pub metrics: Vec<(String, f64)>,
+    /// Wall time of the whole job, seconds.
+    pub seconds: f64,
+}
+
+/// Makes sure `processed/train_clean.parquet` is up to date with the raw files, ingesting them when it is not.
+///
+/// # Errors
+/// Ingest errors (naming file, line and column).
+pub fn ensure_clean_data(data_dir: &Path, progress: &dyn Progress) -> Result<PathBuf, PipelineError> {
+    let clean = modelops_data::processed_dir(data_dir).join(TRAIN_CLEAN_FILE);
+    let manifest = Manifest::load(data_dir)?;
+    let fresh = clean.exists() && matches!(manifest.is_fresh(&clean)?, Freshness::Fresh);
+    if !fresh {
+        progress.step("ingest raw data", 0);
+        let summary = modelops_data::ingest(data_dir)?;
+        progress.finish(&format!("{} rows → {}", summary.train_rows, summary.train_clean_path.display()));
+    }
+    Ok(clean)
+}
+
+/// Loads the cleaned data as the features crate's [`SalesData`].
+///
+/// # Errors
+/// Read errors or invalid values, named.
+pub fn load_sales_data(clean: &Path) -> Result<SalesData, PipelineError> {
+    let frame = modelops_data::read_parquet(clean, None, "run `modelops data ingest`")?;
+    Ok(SalesData::from_clean_frame(&frame)?)
+}
+
+/// The fingerprints recorded in the manifest for the cleaned data and its raw inputs.
+pub(crate) fn data_fingerprints(data_dir: &Path, clean: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Ok(manifest) = Manifest::load(data_dir)
+        && let Some(entry) = manifest.get(clean)
+    {
+        out.insert(entry.path.clone(), entry.sha256.clone());
+        for input in &entry.inputs {
+            out.insert(input.path.clone(), input.sha256.clone());
+        }
+    }
+    out
+}
+
+fn day_string(day: i32) -> String {
+    format_day(day)
+}
+
+struct Configs {
+    lightgbm: LightGbmConfig,
+    xgboost: XgBoostConfig,
+    catboost: modelops_models::oblivious::ObliviousConfig,
+}
+
+fn engine_configs(plan: &TrainPlan) -> Result<Configs, PipelineError> {
+    let best = if plan.hyperparameters_file.exists() {
+        BestHyperparameters::load(&plan.hyperparameters_file)?
+    } else {
+        tracing::info!(
+            file = %plan.hyperparameters_file.display(),
+            "no hyperparameter file; using the reference's tuned values"
+        );
+        BestHyperparameters::reference()
+    };
+    let file = &plan.hyperparameters_file;
+    let mut lightgbm = best.lightgbm_config(file)?;
+    let mut xgboost = best.xgboost_config(file)?;
+    let mut catboost = best.oblivious_config(file)?;
+    if let Some(r) = plan.rounds {
+        lightgbm.rounds = r.lightgbm;
+        xgboost.rounds = r.xgboost;
+        catboost.iterations = r.catboost;
+    }
+    lightgbm.early_stopping_rounds = plan.early_stopping_rounds;
+    xgboost.early_stopping_rounds = plan.early_stopping_rounds;
+    catboost.early_stopping_rounds = plan.early_stopping_rounds;
+    lightgbm.num_threads = plan.threads as u32;
+    xgboost.nthread = plan.threads as u32;
+    catboost.threads = plan.threads;
+    Ok(Configs { lightgbm, xgboost, catboost })
+}
+
+fn targets(rows: &LabelledRows, transform: TargetTransform) -> Vec<f32> {
+    rows.sales.iter().map(|&s| transform.forward(s)).collect()
+}
+
+/// Runs the whole training job.
+///
+/// # Errors
+/// Any step's error; nothing is left half-written (the package is written atomically).
+pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, PipelineError> {
+    let started = Instant::now();
+    if plan.holdout_days < 0 {
+        return Err(PipelineError::Invalid("--holdout-days must be 0 or more".into()));
+    }
+    let configs = engine_configs(plan)?;
+    let clean = ensure_clean_data(&plan.data_dir, progress)?;
+    let fingerprints = data_fingerprints(&plan.data_dir, &clean);
+
+    progress.step("build features", 0);
+    let data = load_sales_data(&clean)?;
+    let (first, last) = data.day_range();
+    let origin = last + 1 - plan.holdout_days;
+    if origin <= first {
+        return Err(PipelineError::Invalid(format!(
+            "the data covers {} … {}, which leaves no training days before a {}-day holdout; use fewer \
+             --holdout-days or more data",
+            day_string(first),
+            day_string(last),
+            plan.holdout_days
+        )));
+    }
+    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
+    let rolling = RollingOrigins::default();
+    // With early stopping, the last block before the origin is the evaluation set and training stops before it.
+    let (fit_origin, eval_rows) = match plan.early_stopping_rounds {
+        Some(_) => {
+            let eval_origin = origin - rolling.block_days;
+            let eval = data.forecast_set(&builder, eval_origin, origin, RowFilter::ModelRows)?;
+            (eval_origin, Some(eval))
+        }
+        None => (origin, None),
+    };
+    let train_rows = data.training_set(&builder, fit_origin, &rolling, RowFilter::ModelRows)?;
+    let holdout_rows = if plan.holdout_days > 0 {
+        Some(data.forecast_set(&builder, origin, last + 1, RowFilter::ModelRows)?)
+    } else {
+        None
+    };
+    progress.finish(&format!(
+        "{} training rows × {} features{}",
+        train_rows.len(),
+        builder.names().len(),
+        holdout_rows.as_ref().map(|h| format!(", {} holdout rows", h.len())).unwrap_or_default()
+    ));
+
+    let y_train = targets(&train_rows, plan.target);
+    let train_set = TrainSet { features: &train_rows.features, target: &y_train, weights: None };
+    let y_eval = eval_rows.as_ref().map(|e| targets(e, plan.target));
+    let eval_set = match (&eval_rows, &y_eval) {
+        (Some(rows), Some(y)) => Some(TrainSet { features: &rows.features, target: y, weights: None }),
+        _ => None,
+    };
+
+    let mut members: Vec<Box<dyn Regressor>> = Vec::new();
+    let mut seconds: BTreeMap<&'static str, f64> = BTreeMap::new();
+    for engine in [Engine::Lightgbm, Engine::Xgboost, Engine::Catboost] {
+        let total = match engine {
+            Engine::Lightgbm => configs.lightgbm.rounds,
+            Engine::Xgboost => configs.xgboost.rounds,
+            Engine::Catboost => configs.catboost.iterations,
+        };
+        progress.step(&format!("train {}", engine.key()), u64::from(total));
+        let t = Instant::now();
+        let rounds = RoundProgress(progress);
+        let model: Box<dyn Regressor> = match engine {
+            Engine::Lightgbm => configs.lightgbm.fit_boxed(&train_set, eval_set.as_ref(), &rounds)?,
+            Engine::Xgboost => configs.xgboost.fit_boxed(&train_set, eval_set.as_ref(), &rounds)?,
+            Engine::Catboost => Box::new(modelops_models::Fit::fit(
+                &configs.catboost,
+                &train_set,
+                eval_set.as_ref(),
+                &rounds,
+            )?),
+        };
+        let elapsed = t.elapsed().as_secs_f64();
+        progress.finish(&format!("{} rounds in {elapsed:.1}s", model.n_rounds()));
+        seconds.insert(engine.key(), elapsed);
+        members.push(model);
+    }
+    let ensemble = Ensemble::new(members, plan.weights)?;
+
+    // Holdout scores per engine and for the ensemble, in sales space.
+    let mut engine_scores: BTreeMap<&'static str, modelops_eval::metrics::Scores> = BTreeMap::new();
+    let mut ensemble_holdout = None;
+    if let Some(hold) = &holdout_rows {
+        progress.step("score holdout", 0);
+        let predicted = predict_sales(&ensemble, plan.target, &hold.features, &hold.rows)?;
+        let actual: Vec<f64> = hold.sales.iter().map(|&s| f64::from(s)).collect();
+        for (engine, p) in &predicted.per_engine {
+            engine_scores.insert(engine.key(), modelops_eval::metrics::Scores::compute(&actual, p)?);
+        }
+        let scores = modelops_eval::metrics::Scores::compute(&actual, &predicted.ensemble)?;
+        progress.finish(&format!("ensemble holdout RMSPE {:.4}", scores.rmspe));
+        ensemble_holdout = Some(scores);
+    }
+
+    // Params and metrics in the reference's naming.
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (k, v) in configs.lightgbm.to_params() {
+        params.push((format!("lgb_{k}"), v));
+    }
+    for (k, v) in configs.xgboost.to_params() {
+        params.push((format!("xgb_{k}"), v));
+    }
+    for (k, v) in config_params(&configs.catboost) {
+        params.push((format!("cb_{k}"), v));
+    }
+    params.extend(plan.weights.to_params());
+    params.push(("train_size".into(), train_rows.len().to_string()));
+    params.push(("holdout_size".into(), holdout_rows.as_ref().map_or(0, LabelledRows::len).to_string()));
+    params.push(("holdout_days".into(), plan.holdout_days.to_string()));
+    params.push(("n_features".into(), builder.names().len().to_string()));
+    params.push(("target_transform".into(), format!("{:?}", plan.target).to_lowercase()));
+    params.push(("forecast_origin".into(), day_string(origin)));
+    if let Some(commit) = &plan.git_commit {
+        params.push(("git_commit_hash".into(), commit.clone()));
+    }
+    for (path, hash) in &fingerprints {
+        params.push((format!("data_hash.{}", path.replace('/', ".")), hash.clone()));
+    }
+    let mut metrics: Vec<(String, f64)> = Vec::new();
+    let prefix = |key: &str| match key {
+        "lightgbm" => "lgb",
+        "xgboost" => "xgb",
+        _ => "cb",
+    };
+    for (engine, s) in &seconds {
+        metrics.push((format!("{}_train_time_seconds", prefix(engine)), *s));
+    }
+    for (engine, s) in &engine_scores {
+        for (name, value) in named_scores(s) {
+            metrics.push((format!("{}_holdout_{name}", prefix(engine)), value));
+        }
+    }
+    if let Some(s) = &ensemble_holdout {
+        for (name, value) in named_scores(s) {
+            metrics.push((format!("ensemble_holdout_{name}"), value));
+        }
+    }
+
+    // The package: models, the serving spec with history at the end of the data, lineage.
+    progress.step("write model package", 0);
+    let spec = ServingSpec {
+        format_version: SERVING_SPEC_VERSION,
+        target_transform: plan.target,
+        features: FeatureSpec::new(builder.clone(), data.stores().clone(), data.history_at(last + 1)),
+    };
+    let spec_json = serde_json::to_value(&spec)
+        .map_err(|e| PipelineError::Invalid(format!("cannot serialise the feature spec: {e}")))?;
+    let mut hyperparameters = BTreeMap::new();
+    hyperparameters.insert("lightgbm".to_string(), params_json(&configs.lightgbm.to_params()));
+    hyperparameters.insert("xgboost".to_string(), params_json(&configs.xgboost.to_params()));
+    hyperparameters.insert("catboost".to_string(), params_json(&config_params(&configs.catboost)));
+    let train_start = train_rows.rows.iter().map(|r| r.date).min().unwrap_or(first);
+    let train_end = fit_origin - 1;
+    let lineage = Lineage {
+        data_fingerprints: fingerprints.clone(),
+        git_commit: plan.git_commit.clone(),
+        hyperparameters,
+        metrics: metrics.iter().cloned().collect(),
+        training_date_range: match (date_of(train_start), date_of(origin - 1)) {
+            (Some(start), Some(end)) => Some(DateRange { start, end }),
+            _ => None,
+        },
+    };
+    let package_dir = plan.packages_dir.join(&plan.run_name);
+    ModelPackage::save(&package_dir, &ensemble, &spec_json, &lineage, &SaveOptions::default())?;
+    progress.finish(&package_dir.display().to_string());
+
+    let importance = ensemble
+        .member(Engine::Lightgbm)
+        .or_else(|| ensemble.members().first().map(|m| &**m))
+        .map(|m| m.feature_importance())
+        .unwrap_or_default();
+    let mut top_features = importance;
+    top_features.sort_by(|a, b| b.1.total_cmp(&a.1));
+    top_features.truncate(15);
+
+    let engines = [Engine::Lightgbm, Engine::Xgboost, Engine::Catboost]
+        .into_iter()
+        .map(|engine| EngineReport {
+            engine: engine.key(),
+            rounds: ensemble.member(engine).map_or(0, |m| m.n_rounds()),
+            train_seconds: seconds.get(engine.key()).copied().unwrap_or(0.0),
+            holdout: engine_scores.get(engine.key()).cloned(),
+        })
+        .collect();
+    Ok(TrainReport {
+        package_dir,
+        train_range: (day_string(train_start), day_string(train_end)),
+        holdout_range: (plan.holdout_days > 0).then(|| (day_string(origin), day_string(last))),
+        train_rows: train_rows.len(),
+        holdout_rows: holdout_rows.as_ref().map_or(0, LabelledRows::len),
+        n_features: builder.names().len(),
+        engines,
+        ensemble_holdout,
+        weights: plan.weights.pairs().iter().map(|(e, w)| (e.key().to_string(), *w)).collect(),
+        top_features,
+        data_fingerprints: fingerprints,
+        params,
+        metrics,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn params_json(params: &[(String, String)]) -> serde_json::Value {
+    serde_json::Value::Object(
+        params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+    )
+}
+
+/// The four scores by name, as metrics are logged.
+pub fn named_scores(s: &modelops_eval::metrics::Scores) -> [(&'static str, f64); 4] {
+    [("rmspe", s.rmspe), ("rmse", s.rmse), ("mae", s.mae), ("mape", s.mape)]
+}
+
+/// A config's fields as (name, value) text pairs, from its serde form.
+fn config_params<T: Serialize>(config: &T) -> Vec<(String, String)> {
+    match serde_json::to_value(config) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}

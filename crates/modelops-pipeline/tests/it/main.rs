@@ -1,0 +1,3 @@
+//! End-to-end tests of the pipeline on small synthetic data: train → package → batch predict → gate.
+
+mod train_predict;
