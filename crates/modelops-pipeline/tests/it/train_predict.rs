@@ -18,6 +18,16 @@ fn synth(dir: &Path, stores: u32, start: (i32, u32, u32), end: (i32, u32, u32), 
     generate(&config, dir, &|_, _| {}).unwrap();
 }
 
+trait PipeStrings {
+    fn pipe_strings(self) -> Vec<String>;
+}
+
+impl PipeStrings for polars::prelude::StringChunked {
+    fn pipe_strings(self) -> Vec<String> {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default().to_string()).collect()
+    }
+}
+
 fn plan(project: &Path, run_name: &str) -> TrainPlan {
     TrainPlan {
         data_dir: project.join("data"),
@@ -84,10 +94,10 @@ fn train_then_predict_keeps_input_order_and_is_reproducible() {
     let input = read_input(&batch).unwrap();
     let names: Vec<String> = a.get_column_names().iter().map(|s| s.to_string()).collect();
     assert_eq!(names, ["Id", "Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday", PREDICTION_COLUMN]);
-    let ids_in: Vec<String> = input.column("Id").unwrap().str().unwrap().into_no_null_iter().map(String::from).collect();
-    let ids_out: Vec<String> = a.column("Id").unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().into_no_null_iter().map(String::from).collect();
+    let ids_in: Vec<String> = input.column("Id").unwrap().str().unwrap().clone().pipe_strings();
+    let ids_out: Vec<String> = a.column("Id").unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone().pipe_strings();
     assert_eq!(ids_in, ids_out);
-    let open: Vec<String> = a.column("Open").unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().into_no_null_iter().map(String::from).collect();
+    let open: Vec<String> = a.column("Open").unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone().pipe_strings();
     for (o, p) in open.iter().zip(&pa) {
         if o == "0" {
             assert_eq!(*p, 0.0);
