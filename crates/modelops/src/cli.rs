@@ -11,7 +11,7 @@ use crate::commands;
 /// Every command works on a project directory (default: the current one) laid out as
 /// data/raw/{train.csv,store.csv}, data/processed/, config/, outputs/, with an optional modelops.toml.
 #[derive(Debug, Parser)]
-#[command(name = "modelops", version, propagate_version = true, max_term_width = 110)]
+#[command(name = "modelops", version, max_term_width = 110)]
 pub struct Cli {
     /// Options every command understands.
     #[command(flatten)]
@@ -32,7 +32,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URI")]
     pub tracking_uri: Option<String>,
     /// Settings file (default: <project-dir>/modelops.toml when it exists).
-    #[arg(long = "config-file", global = true, env = "MODELOPS_CONFIG", value_name = "FILE")]
+    #[arg(
+        long = "config-file",
+        global = true,
+        env = "MODELOPS_CONFIG",
+        value_name = "FILE"
+    )]
     pub config_file: Option<PathBuf>,
     /// More log output (-v debug for modelops, -vv everything); RUST_LOG, when set, wins.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -79,4 +84,35 @@ pub enum Command {
     Predict(commands::predict::PredictArgs),
     /// Hyperparameter search (TPE + median pruning over time-series CV); updates best_hyperparameters.json.
     Tune(commands::tune::TuneArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_definition_is_consistent() {
+        // clap's own checks: unique names, valid defaults, no clash with --version/--help, for every subcommand.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_flags_of_subcommands_parse() {
+        use clap::Parser;
+        assert!(
+            Cli::try_parse_from(["modelops", "validate", "--version", "3", "--strict"]).is_ok()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "modelops",
+                "registry",
+                "show",
+                "rossmann-ensemble",
+                "--version",
+                "2"
+            ])
+            .is_ok()
+        );
+    }
 }
