@@ -91,22 +91,41 @@ pub fn evaluate(
             format_day(end - 1)
         )));
     }
-    progress.finish(&format!("{} rows, {} … {}", rows.len(), format_day(origin), format_day(end - 1)));
+    progress.finish(&format!(
+        "{} rows, {} … {}",
+        rows.len(),
+        format_day(origin),
+        format_day(end - 1)
+    ));
 
     progress.step("score", 0);
-    let predicted = predict_sales(&package.ensemble, spec.target_transform, &rows.features, &rows.rows)?;
+    let predicted = predict_sales(
+        &package.ensemble,
+        spec.target_transform,
+        &rows.features,
+        &rows.rows,
+    )?;
     let actual: Vec<f64> = rows.sales.iter().map(|&s| f64::from(s)).collect();
     let scores = modelops_eval::metrics::Scores::compute(&actual, &predicted.ensemble)?;
     let mut engine_scores = Vec::new();
     for (engine, p) in &predicted.per_engine {
-        engine_scores.push((engine.key().to_string(), modelops_eval::metrics::Scores::compute(&actual, p)?));
+        engine_scores.push((
+            engine.key().to_string(),
+            modelops_eval::metrics::Scores::compute(&actual, p)?,
+        ));
     }
     let mut failures = Vec::new();
     if scores.rmspe > thresholds.rmspe || scores.rmspe.is_nan() {
-        failures.push(format!("RMSPE {:.5} is above the threshold {}", scores.rmspe, thresholds.rmspe));
+        failures.push(format!(
+            "RMSPE {:.5} is above the threshold {}",
+            scores.rmspe, thresholds.rmspe
+        ));
     }
     if scores.mae >= thresholds.mae || scores.mae.is_nan() {
-        failures.push(format!("MAE {:.1} is not below {}", scores.mae, thresholds.mae));
+        failures.push(format!(
+            "MAE {:.1} is not below {}",
+            scores.mae, thresholds.mae
+        ));
     }
     progress.finish(&format!("RMSPE {:.5}, MAE {:.1}", scores.rmspe, scores.mae));
     Ok(GateReport {

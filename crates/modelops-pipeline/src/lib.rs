@@ -10,9 +10,9 @@
 mod error;
 pub mod gate;
 pub mod predict;
-pub mod serving;
 pub mod progress;
 pub mod registry;
+pub mod serving;
 pub mod track;
 pub mod train;
 pub mod tune;

@@ -18,7 +18,15 @@ use crate::serving::{ServingSpec, predict_sales};
 use crate::{PipelineError, Progress};
 
 /// The columns every input must have.
-pub const INPUT_COLUMNS: [&str; 7] = ["Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"];
+pub const INPUT_COLUMNS: [&str; 7] = [
+    "Store",
+    "DayOfWeek",
+    "Date",
+    "Open",
+    "Promo",
+    "StateHoliday",
+    "SchoolHoliday",
+];
 /// The column appended to the output.
 pub const PREDICTION_COLUMN: &str = "Predicted_Sales";
 /// At most this many bad cells are listed in one error.
@@ -71,7 +79,10 @@ pub struct DateSpan {
 }
 
 fn frame_error(path: &Path) -> impl FnOnce(PolarsError) -> PipelineError + '_ {
-    move |e| PipelineError::Frame { path: path.to_path_buf(), message: e.to_string() }
+    move |e| PipelineError::Frame {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Reads an input table: CSV as text (every column a string), parquet as stored.
@@ -80,7 +91,10 @@ fn frame_error(path: &Path) -> impl FnOnce(PolarsError) -> PipelineError + '_ {
 /// A missing or unreadable file, or one that is neither `.csv` nor `.parquet`.
 pub fn read_input(path: &Path) -> Result<DataFrame, PipelineError> {
     if !path.exists() {
-        return Err(PipelineError::Invalid(format!("{}: input file not found", path.display())));
+        return Err(PipelineError::Invalid(format!(
+            "{}: input file not found",
+            path.display()
+        )));
     }
     match extension(path).as_str() {
         "csv" => CsvReadOptions::default()
@@ -102,7 +116,10 @@ pub fn read_input(path: &Path) -> Result<DataFrame, PipelineError> {
 }
 
 fn extension(path: &Path) -> String {
-    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// Turns the input table into checked rows, listing every bad cell (up to 20) with its line and column.
@@ -110,8 +127,11 @@ fn extension(path: &Path) -> String {
 /// # Errors
 /// [`PipelineError::Invalid`] naming missing columns or bad cells.
 pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>, PipelineError> {
-    let missing: Vec<&str> =
-        INPUT_COLUMNS.iter().copied().filter(|c| frame.column(c).is_err()).collect();
+    let missing: Vec<&str> = INPUT_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| frame.column(c).is_err())
+        .collect();
     if !missing.is_empty() {
         return Err(PipelineError::Invalid(format!(
             "{}: missing column(s) {}; an input needs {} (the Kaggle test schema; Id and other columns are kept as \
@@ -139,12 +159,18 @@ pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>,
     let mut rows = Vec::with_capacity(frame.height());
     for i in 0..frame.height() {
         // CSV line numbers count the header as line 1; parquet rows are 1-based.
-        let place = if is_csv { format!("line {}", i + 2) } else { format!("row {}", i + 1) };
+        let place = if is_csv {
+            format!("line {}", i + 2)
+        } else {
+            format!("row {}", i + 1)
+        };
         let cell = |c: usize| strings[c].get(i).map(str::trim).unwrap_or("");
         let mut bad = |column: &str, value: &str, allowed: &str| {
             total_errors += 1;
             if errors.len() < MAX_LISTED_ERRORS {
-                errors.push(format!("{place}, column {column}: {value:?} is not {allowed}"));
+                errors.push(format!(
+                    "{place}, column {column}: {value:?} is not {allowed}"
+                ));
             }
         };
         let store = cell(0).parse::<u32>().ok().filter(|s| *s >= 1);
@@ -186,18 +212,48 @@ pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>,
             bad(
                 "DayOfWeek",
                 cell(1),
-                &format!("the weekday of {} (which is {})", format_day(day), weekday(day)),
+                &format!(
+                    "the weekday of {} (which is {})",
+                    format_day(day),
+                    weekday(day)
+                ),
             );
         }
-        if let (Some(store), Some(day_of_week), Some(date), Some(open), Some(promo), Some(state_holiday), Some(school)) =
-            (store, day_of_week, date, open, promo, state_holiday, school_holiday)
-        {
-            rows.push(InputRow { store, date, day_of_week, open, promo, state_holiday, school_holiday: school });
+        if let (
+            Some(store),
+            Some(day_of_week),
+            Some(date),
+            Some(open),
+            Some(promo),
+            Some(state_holiday),
+            Some(school),
+        ) = (
+            store,
+            day_of_week,
+            date,
+            open,
+            promo,
+            state_holiday,
+            school_holiday,
+        ) {
+            rows.push(InputRow {
+                store,
+                date,
+                day_of_week,
+                open,
+                promo,
+                state_holiday,
+                school_holiday: school,
+            });
         }
     }
     if total_errors > 0 {
         let more = total_errors.saturating_sub(errors.len());
-        let tail = if more > 0 { format!("\n  … and {more} more") } else { String::new() };
+        let tail = if more > 0 {
+            format!("\n  … and {more} more")
+        } else {
+            String::new()
+        };
         return Err(PipelineError::Invalid(format!(
             "{}: {total_errors} bad value(s); fix them and run again:\n  {}{tail}",
             path.display(),
@@ -205,7 +261,10 @@ pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>,
         )));
     }
     if rows.is_empty() {
-        return Err(PipelineError::Invalid(format!("{}: the input has no rows to predict", path.display())));
+        return Err(PipelineError::Invalid(format!(
+            "{}: the input has no rows to predict",
+            path.display()
+        )));
     }
     Ok(rows)
 }
@@ -229,9 +288,14 @@ pub fn write_table(frame: &mut DataFrame, path: &Path) -> Result<(), PipelineErr
     {
         let file = std::fs::File::create(&tmp).map_err(PipelineError::io(&tmp))?;
         if ext == "csv" {
-            CsvWriter::new(file).include_header(true).finish(frame).map_err(frame_error(path))?;
+            CsvWriter::new(file)
+                .include_header(true)
+                .finish(frame)
+                .map_err(frame_error(path))?;
         } else {
-            ParquetWriter::new(file).finish(frame).map_err(frame_error(path))?;
+            ParquetWriter::new(file)
+                .finish(frame)
+                .map_err(frame_error(path))?;
         }
     }
     std::fs::rename(&tmp, path).map_err(PipelineError::io(path))
@@ -265,9 +329,14 @@ pub fn predict_file(
     progress.finish(&format!("{} predictions", predicted.ensemble.len()));
 
     let closed_rows = rows.iter().filter(|r| !r.open).count();
-    let open: Vec<f64> =
-        rows.iter().zip(&predicted.ensemble).filter(|(r, _)| r.open).map(|(_, p)| *p).collect();
-    let mean_prediction_open = (!open.is_empty()).then(|| open.iter().sum::<f64>() / open.len() as f64);
+    let open: Vec<f64> = rows
+        .iter()
+        .zip(&predicted.ensemble)
+        .filter(|(r, _)| r.open)
+        .map(|(_, p)| *p)
+        .collect();
+    let mean_prediction_open =
+        (!open.is_empty()).then(|| open.iter().sum::<f64>() / open.len() as f64);
     let column = Column::new(PREDICTION_COLUMN.into(), predicted.ensemble.clone());
     frame.with_column(column).map_err(frame_error(output))?;
     write_table(&mut frame, output)?;
@@ -279,7 +348,10 @@ pub fn predict_file(
         input_path: input.to_path_buf(),
         output_path: output.to_path_buf(),
         n_predictions: rows.len(),
-        date_range: DateSpan { start: format_day(first), end: format_day(last) },
+        date_range: DateSpan {
+            start: format_day(first),
+            end: format_day(last),
+        },
         closed_rows,
         mean_prediction_open,
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -294,6 +366,9 @@ pub fn predict_file(
 
 /// `<dir>/<stem>_metadata.json` beside an output file.
 pub fn metadata_path(output: &Path) -> PathBuf {
-    let stem = output.file_stem().and_then(|s| s.to_str()).unwrap_or("predictions");
+    let stem = output
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("predictions");
     output.with_file_name(format!("{stem}_metadata.json"))
 }

@@ -32,7 +32,11 @@ impl RegistryClient {
             .build()
             .map_err(|e| PipelineError::Invalid(format!("cannot start the async runtime: {e}")))?;
         let store = runtime.block_on(modelops_tracking::open(&target.tracking_uri))?;
-        Ok(Self { runtime, store, target: target.clone() })
+        Ok(Self {
+            runtime,
+            store,
+            target: target.clone(),
+        })
     }
 
     /// The store.
@@ -51,7 +55,13 @@ impl RegistryClient {
         tags: &[(String, String)],
         description: &str,
     ) -> Result<ModelVersion, PipelineError> {
-        let tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect();
+        let tags: Vec<Tag> = tags
+            .iter()
+            .map(|(k, v)| Tag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
         Ok(self.runtime.block_on(register_version(
             &*self.store,
             name,
@@ -66,11 +76,23 @@ impl RegistryClient {
     ///
     /// # Errors
     /// Store errors.
-    pub fn tag_version(&self, name: &str, version: i64, tags: &[(String, String)]) -> Result<(), PipelineError> {
+    pub fn tag_version(
+        &self,
+        name: &str,
+        version: i64,
+        tags: &[(String, String)],
+    ) -> Result<(), PipelineError> {
         self.runtime.block_on(async {
             for (key, value) in tags {
                 self.store
-                    .set_model_version_tag(name, version, &Tag { key: key.clone(), value: value.clone() })
+                    .set_model_version_tag(
+                        name,
+                        version,
+                        &Tag {
+                            key: key.clone(),
+                            value: value.clone(),
+                        },
+                    )
                     .await?;
             }
             Ok::<(), StoreError>(())
@@ -108,15 +130,23 @@ impl RegistryClient {
     /// # Errors
     /// [`StoreError::NotFound`] when unknown.
     pub fn version(&self, name: &str, version: i64) -> Result<ModelVersion, PipelineError> {
-        Ok(self.runtime.block_on(self.store.get_model_version(name, version))?)
+        Ok(self
+            .runtime
+            .block_on(self.store.get_model_version(name, version))?)
     }
 
     /// The newest version currently in `stage`, if any.
     ///
     /// # Errors
     /// Store errors ([`StoreError::NotFound`] for an unknown model).
-    pub fn latest_in_stage(&self, name: &str, stage: Stage) -> Result<Option<ModelVersion>, PipelineError> {
-        let found = self.runtime.block_on(self.store.get_latest_versions(name, &[stage]))?;
+    pub fn latest_in_stage(
+        &self,
+        name: &str,
+        stage: Stage,
+    ) -> Result<Option<ModelVersion>, PipelineError> {
+        let found = self
+            .runtime
+            .block_on(self.store.get_latest_versions(name, &[stage]))?;
         Ok(found.into_iter().max_by_key(|v| v.version))
     }
 
@@ -125,14 +155,25 @@ impl RegistryClient {
     ///
     /// # Errors
     /// Unknown models, versions, stages or runs; download failures.
-    pub fn resolve_local(&self, uri: &str, cache_dir: &Path) -> Result<(PathBuf, ModelLabel), PipelineError> {
-        let resolved = self.runtime.block_on(resolve_model_uri(&*self.store, uri))?;
-        let access = ArtifactAccess::for_tracking_uri(&self.target.tracking_uri, &self.target.artifact_root)?;
+    pub fn resolve_local(
+        &self,
+        uri: &str,
+        cache_dir: &Path,
+    ) -> Result<(PathBuf, ModelLabel), PipelineError> {
+        let resolved = self
+            .runtime
+            .block_on(resolve_model_uri(&*self.store, uri))?;
+        let access = ArtifactAccess::for_tracking_uri(
+            &self.target.tracking_uri,
+            &self.target.artifact_root,
+        )?;
         let dest = cache_dir.join(match (&resolved.name, resolved.version) {
             (Some(name), Some(version)) => format!("{name}-v{version}"),
             _ => resolved.run_id.clone().unwrap_or_else(|| "model".into()),
         });
-        let dir = self.runtime.block_on(download_model(&resolved, &access, &dest))?;
+        let dir = self
+            .runtime
+            .block_on(download_model(&resolved, &access, &dest))?;
         let label = ModelLabel {
             model_name: resolved.name.clone(),
             model_version: resolved.version.map(|v| v.to_string()),

@@ -95,7 +95,10 @@ pub fn predict_sales(
     let views: Vec<(Engine, &[f64])> = per_engine.iter().map(|(e, p)| (*e, p.as_slice())).collect();
     let ensemble = modelops_models::ensemble::combine_predictions(&ensemble.weights(), &views)
         .map_err(|e: ModelError| PipelineError::Model(e))?;
-    Ok(SalesPredictions { per_engine, ensemble })
+    Ok(SalesPredictions {
+        per_engine,
+        ensemble,
+    })
 }
 
 /// Sales predictions of one batch.

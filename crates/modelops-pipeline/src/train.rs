@@ -14,12 +14,14 @@ use std::time::Instant;
 use modelops_data::{Freshness, Manifest, TRAIN_CLEAN_FILE};
 use modelops_features::calendar::{date_of, format_day};
 use modelops_features::{
-    FeatureBuilder, FeatureSettings, FeatureSpec, LabelledRows, RollingOrigins, RowFilter, SalesData,
+    FeatureBuilder, FeatureSettings, FeatureSpec, LabelledRows, RollingOrigins, RowFilter,
+    SalesData,
 };
 use modelops_models::hyperparams::BestHyperparameters;
 use modelops_models::package::{DateRange, Lineage, SaveOptions};
 use modelops_models::{
-    Engine, Ensemble, EnsembleWeights, LightGbmConfig, ModelPackage, Regressor, TrainSet, XgBoostConfig,
+    Engine, Ensemble, EnsembleWeights, LightGbmConfig, ModelPackage, Regressor, TrainSet,
+    XgBoostConfig,
 };
 use serde::Serialize;
 
@@ -116,14 +118,21 @@ pub struct TrainReport {
 ///
 /// # Errors
 /// Ingest errors (naming file, line and column).
-pub fn ensure_clean_data(data_dir: &Path, progress: &dyn Progress) -> Result<PathBuf, PipelineError> {
+pub fn ensure_clean_data(
+    data_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<PathBuf, PipelineError> {
     let clean = modelops_data::processed_dir(data_dir).join(TRAIN_CLEAN_FILE);
     let manifest = Manifest::load(data_dir)?;
     let fresh = clean.exists() && matches!(manifest.is_fresh(&clean)?, Freshness::Fresh);
     if !fresh {
         progress.step("ingest raw data", 0);
         let summary = modelops_data::ingest(data_dir)?;
-        progress.finish(&format!("{} rows → {}", summary.train_rows, summary.train_clean_path.display()));
+        progress.finish(&format!(
+            "{} rows → {}",
+            summary.train_rows,
+            summary.train_clean_path.display()
+        ));
     }
     Ok(clean)
 }
@@ -186,7 +195,11 @@ fn engine_configs(plan: &TrainPlan) -> Result<Configs, PipelineError> {
     lightgbm.num_threads = plan.threads as u32;
     xgboost.nthread = plan.threads as u32;
     catboost.threads = plan.threads;
-    Ok(Configs { lightgbm, xgboost, catboost })
+    Ok(Configs {
+        lightgbm,
+        xgboost,
+        catboost,
+    })
 }
 
 fn targets(rows: &LabelledRows, transform: TargetTransform) -> Vec<f32> {
@@ -200,7 +213,9 @@ fn targets(rows: &LabelledRows, transform: TargetTransform) -> Vec<f32> {
 pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, PipelineError> {
     let started = Instant::now();
     if plan.holdout_days < 0 {
-        return Err(PipelineError::Invalid("--holdout-days must be 0 or more".into()));
+        return Err(PipelineError::Invalid(
+            "--holdout-days must be 0 or more".into(),
+        ));
     }
     let configs = engine_configs(plan)?;
     let clean = ensure_clean_data(&plan.data_dir, progress)?;
@@ -240,14 +255,25 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         "{} training rows × {} features{}",
         train_rows.len(),
         builder.names().len(),
-        holdout_rows.as_ref().map(|h| format!(", {} holdout rows", h.len())).unwrap_or_default()
+        holdout_rows
+            .as_ref()
+            .map(|h| format!(", {} holdout rows", h.len()))
+            .unwrap_or_default()
     ));
 
     let y_train = targets(&train_rows, plan.target);
-    let train_set = TrainSet { features: &train_rows.features, target: &y_train, weights: None };
+    let train_set = TrainSet {
+        features: &train_rows.features,
+        target: &y_train,
+        weights: None,
+    };
     let y_eval = eval_rows.as_ref().map(|e| targets(e, plan.target));
     let eval_set = match (&eval_rows, &y_eval) {
-        (Some(rows), Some(y)) => Some(TrainSet { features: &rows.features, target: y, weights: None }),
+        (Some(rows), Some(y)) => Some(TrainSet {
+            features: &rows.features,
+            target: y,
+            weights: None,
+        }),
         _ => None,
     };
 
@@ -263,8 +289,14 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         let t = Instant::now();
         let rounds = RoundProgress(progress);
         let model: Box<dyn Regressor> = match engine {
-            Engine::Lightgbm => configs.lightgbm.fit_boxed(&train_set, eval_set.as_ref(), &rounds)?,
-            Engine::Xgboost => configs.xgboost.fit_boxed(&train_set, eval_set.as_ref(), &rounds)?,
+            Engine::Lightgbm => {
+                configs
+                    .lightgbm
+                    .fit_boxed(&train_set, eval_set.as_ref(), &rounds)?
+            }
+            Engine::Xgboost => configs
+                .xgboost
+                .fit_boxed(&train_set, eval_set.as_ref(), &rounds)?,
             Engine::Catboost => Box::new(modelops_models::Fit::fit(
                 &configs.catboost,
                 &train_set,
@@ -287,7 +319,10 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         let predicted = predict_sales(&ensemble, plan.target, &hold.features, &hold.rows)?;
         let actual: Vec<f64> = hold.sales.iter().map(|&s| f64::from(s)).collect();
         for (engine, p) in &predicted.per_engine {
-            engine_scores.insert(engine.key(), modelops_eval::metrics::Scores::compute(&actual, p)?);
+            engine_scores.insert(
+                engine.key(),
+                modelops_eval::metrics::Scores::compute(&actual, p)?,
+            );
         }
         let scores = modelops_eval::metrics::Scores::compute(&actual, &predicted.ensemble)?;
         progress.finish(&format!("ensemble holdout RMSPE {:.4}", scores.rmspe));
@@ -307,16 +342,28 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
     }
     params.extend(plan.weights.to_params());
     params.push(("train_size".into(), train_rows.len().to_string()));
-    params.push(("holdout_size".into(), holdout_rows.as_ref().map_or(0, LabelledRows::len).to_string()));
+    params.push((
+        "holdout_size".into(),
+        holdout_rows
+            .as_ref()
+            .map_or(0, LabelledRows::len)
+            .to_string(),
+    ));
     params.push(("holdout_days".into(), plan.holdout_days.to_string()));
     params.push(("n_features".into(), builder.names().len().to_string()));
-    params.push(("target_transform".into(), format!("{:?}", plan.target).to_lowercase()));
+    params.push((
+        "target_transform".into(),
+        format!("{:?}", plan.target).to_lowercase(),
+    ));
     params.push(("forecast_origin".into(), day_string(origin)));
     if let Some(commit) = &plan.git_commit {
         params.push(("git_commit_hash".into(), commit.clone()));
     }
     for (path, hash) in &fingerprints {
-        params.push((format!("data_hash.{}", path.replace('/', ".")), hash.clone()));
+        params.push((
+            format!("data_hash.{}", path.replace('/', ".")),
+            hash.clone(),
+        ));
     }
     let mut metrics: Vec<(String, f64)> = Vec::new();
     let prefix = |key: &str| match key {
@@ -343,15 +390,33 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
     let spec = ServingSpec {
         format_version: SERVING_SPEC_VERSION,
         target_transform: plan.target,
-        features: FeatureSpec::new(builder.clone(), data.stores().clone(), data.history_at(last + 1)),
+        features: FeatureSpec::new(
+            builder.clone(),
+            data.stores().clone(),
+            data.history_at(last + 1),
+        ),
     };
     let spec_json = serde_json::to_value(&spec)
         .map_err(|e| PipelineError::Invalid(format!("cannot serialise the feature spec: {e}")))?;
     let mut hyperparameters = BTreeMap::new();
-    hyperparameters.insert("lightgbm".to_string(), params_json(&configs.lightgbm.to_params()));
-    hyperparameters.insert("xgboost".to_string(), params_json(&configs.xgboost.to_params()));
-    hyperparameters.insert("catboost".to_string(), params_json(&config_params(&configs.catboost)));
-    let train_start = train_rows.rows.iter().map(|r| r.date).min().unwrap_or(first);
+    hyperparameters.insert(
+        "lightgbm".to_string(),
+        params_json(&configs.lightgbm.to_params()),
+    );
+    hyperparameters.insert(
+        "xgboost".to_string(),
+        params_json(&configs.xgboost.to_params()),
+    );
+    hyperparameters.insert(
+        "catboost".to_string(),
+        params_json(&config_params(&configs.catboost)),
+    );
+    let train_start = train_rows
+        .rows
+        .iter()
+        .map(|r| r.date)
+        .min()
+        .unwrap_or(first);
     let train_end = fit_origin - 1;
     let lineage = Lineage {
         data_fingerprints: fingerprints.clone(),
@@ -364,7 +429,13 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         },
     };
     let package_dir = plan.packages_dir.join(&plan.run_name);
-    ModelPackage::save(&package_dir, &ensemble, &spec_json, &lineage, &SaveOptions::default())?;
+    ModelPackage::save(
+        &package_dir,
+        &ensemble,
+        &spec_json,
+        &lineage,
+        &SaveOptions::default(),
+    )?;
     progress.finish(&package_dir.display().to_string());
 
     let importance = ensemble
@@ -394,7 +465,12 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         n_features: builder.names().len(),
         engines,
         ensemble_holdout,
-        weights: plan.weights.pairs().iter().map(|(e, w)| (e.key().to_string(), *w)).collect(),
+        weights: plan
+            .weights
+            .pairs()
+            .iter()
+            .map(|(e, w)| (e.key().to_string(), *w))
+            .collect(),
         top_features,
         data_fingerprints: fingerprints,
         params,
@@ -405,13 +481,21 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
 
 fn params_json(params: &[(String, String)]) -> serde_json::Value {
     serde_json::Value::Object(
-        params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+        params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
     )
 }
 
 /// The four scores by name, as metrics are logged.
 pub fn named_scores(s: &modelops_eval::metrics::Scores) -> [(&'static str, f64); 4] {
-    [("rmspe", s.rmspe), ("rmse", s.rmse), ("mae", s.mae), ("mape", s.mape)]
+    [
+        ("rmspe", s.rmspe),
+        ("rmse", s.rmse),
+        ("mae", s.mae),
+        ("mape", s.mape),
+    ]
 }
 
 /// A config's fields as (name, value) text pairs, from its serde form.

@@ -12,13 +12,16 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use modelops_eval::{CvConfig, FoldPlan};
-use modelops_features::{FeatureBuilder, FeatureSettings, LabelledRows, RollingOrigins, RowFilter, SalesData};
+use modelops_features::{
+    FeatureBuilder, FeatureSettings, LabelledRows, RollingOrigins, RowFilter, SalesData,
+};
 use modelops_models::hyperparams::{BestHyperparameters, TunedModel};
 use modelops_models::{Engine, Regressor, TrainSet};
 use modelops_tracking::{RunLogger, RunStatus};
 use modelops_tune::{
-    ObjectiveError, OptimizeObserver, OptimizeOptions, SearchSpaces, ShouldPrune, Study, StudySettings, Trial,
-    TrialInput, TrialOutcome, TrialReporter, TrialState, optimize, params_to_json,
+    ObjectiveError, OptimizeObserver, OptimizeOptions, SearchSpaces, ShouldPrune, Study,
+    StudySettings, Trial, TrialInput, TrialOutcome, TrialReporter, TrialState, optimize,
+    params_to_json,
 };
 use serde::Serialize;
 
@@ -111,10 +114,18 @@ fn prepare_folds(
         let valid = data.forecast_set(builder, fold.origin, fold.end + 1, RowFilter::ModelRows)?;
         let y_train = train.sales.iter().map(|&s| transform.forward(s)).collect();
         let y_stop = stop.sales.iter().map(|&s| transform.forward(s)).collect();
-        out.push(PreparedFold { train, y_train, stop, y_stop, valid });
+        out.push(PreparedFold {
+            train,
+            y_train,
+            stop,
+            y_stop,
+            valid,
+        });
     }
     if out.is_empty() {
-        return Err(PipelineError::Invalid("the data is too short for even one CV fold".into()));
+        return Err(PipelineError::Invalid(
+            "the data is too short for even one CV fold".into(),
+        ));
     }
     Ok(out)
 }
@@ -130,11 +141,23 @@ fn fit_trial(
     let mut best = BestHyperparameters::reference();
     best.set_model(
         engine,
-        TunedModel { hyperparameters: params.clone(), best_rmspe: f64::NAN, run_id: String::new() },
+        TunedModel {
+            hyperparameters: params.clone(),
+            best_rmspe: f64::NAN,
+            run_id: String::new(),
+        },
     );
     let file = PathBuf::from("<trial parameters>");
-    let train = TrainSet { features: &fold.train.features, target: &fold.y_train, weights: None };
-    let stop = TrainSet { features: &fold.stop.features, target: &fold.y_stop, weights: None };
+    let train = TrainSet {
+        features: &fold.train.features,
+        target: &fold.y_train,
+        weights: None,
+    };
+    let stop = TrainSet {
+        features: &fold.stop.features,
+        target: &fold.y_stop,
+        weights: None,
+    };
     let progress = modelops_models::NoProgress;
     let model: Box<dyn Regressor> = match engine {
         Engine::Lightgbm => {
@@ -156,13 +179,22 @@ fn fit_trial(
             c.iterations = plan.max_rounds;
             c.early_stopping_rounds = Some(plan.early_stopping_rounds);
             c.threads = plan.threads;
-            Box::new(modelops_models::Fit::fit(&c, &train, Some(&stop), &progress)?)
+            Box::new(modelops_models::Fit::fit(
+                &c,
+                &train,
+                Some(&stop),
+                &progress,
+            )?)
         }
     };
     Ok(model)
 }
 
-fn fold_rmspe(model: &dyn Regressor, fold: &PreparedFold, transform: TargetTransform) -> Result<f64, PipelineError> {
+fn fold_rmspe(
+    model: &dyn Regressor,
+    fold: &PreparedFold,
+    transform: TargetTransform,
+) -> Result<f64, PipelineError> {
     let raw = model.predict(&fold.valid.features)?;
     let predicted: Vec<f64> = raw.into_iter().map(|v| transform.inverse(v)).collect();
     let actual: Vec<f64> = fold.valid.sales.iter().map(|&s| f64::from(s)).collect();
@@ -181,16 +213,32 @@ struct TrialRuns {
 impl OptimizeObserver for TrialRuns {
     fn trial_finished(&self, _study: &Study, trial: &Trial) {
         self.progress.advance(trial.number + 1);
-        let (Some(target), Some(parent)) = (&self.target, &self.parent_run_id) else { return };
+        let (Some(target), Some(parent)) = (&self.target, &self.parent_run_id) else {
+            return;
+        };
         let name = format!("{}_trial_{}", self.engine.key(), trial.number);
-        let tags = [("mlflow.parentRunId", parent.as_str()), ("modelops.job", "tune_trial")];
+        let tags = [
+            ("mlflow.parentRunId", parent.as_str()),
+            ("modelops.job", "tune_trial"),
+        ];
         let logged = (|| {
-            let run = RunLogger::start(&target.tracking_uri, &target.artifact_root, &target.experiment, Some(&name), &tags)?;
-            let params: Vec<(String, String)> =
-                params_to_json(&trial.params).into_iter().map(|(k, v)| (k, json_text(&v))).collect();
+            let run = RunLogger::start(
+                &target.tracking_uri,
+                &target.artifact_root,
+                &target.experiment,
+                Some(&name),
+                &tags,
+            )?;
+            let params: Vec<(String, String)> = params_to_json(&trial.params)
+                .into_iter()
+                .map(|(k, v)| (k, json_text(&v)))
+                .collect();
             run.log_params(&params)?;
-            let mut metrics: Vec<(String, f64)> =
-                trial.intermediate_values.iter().map(|(step, v)| (format!("fold_{step}_running_rmspe"), *v)).collect();
+            let mut metrics: Vec<(String, f64)> = trial
+                .intermediate_values
+                .iter()
+                .map(|(step, v)| (format!("fold_{step}_running_rmspe"), *v))
+                .collect();
             if let Some(v) = trial.value.filter(|v| v.is_finite()) {
                 metrics.push(("rmspe".into(), v));
             }
@@ -199,8 +247,15 @@ impl OptimizeObserver for TrialRuns {
             }
             run.log_metrics(&metrics, 0)?;
             let state = format!("{:?}", trial.state).to_lowercase();
-            run.set_tags(&[("modelops.trial_state", state), ("modelops.trial_number", trial.number.to_string())])?;
-            run.end(if trial.state == TrialState::Failed { RunStatus::Failed } else { RunStatus::Finished })
+            run.set_tags(&[
+                ("modelops.trial_state", state),
+                ("modelops.trial_number", trial.number.to_string()),
+            ])?;
+            run.end(if trial.state == TrialState::Failed {
+                RunStatus::Failed
+            } else {
+                RunStatus::Finished
+            })
         })();
         if let Err(err) = logged {
             tracing::warn!(trial = trial.number, error = %err, "could not record the trial run");
@@ -220,7 +275,10 @@ fn json_text(v: &serde_json::Value) -> String {
 ///
 /// # Errors
 /// Data, feature, study or file errors. Failing trials do not fail the job (they are recorded as failed).
-pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTuning>, PipelineError> {
+pub fn tune(
+    plan: &TunePlan,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<EngineTuning>, PipelineError> {
     if plan.storage_uri.starts_with("http") {
         return Err(PipelineError::Invalid(format!(
             "studies are stored in SQL; the tracking URI {} is a server — pass --storage sqlite:///studies.db or a \
@@ -228,8 +286,9 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
             plan.storage_uri
         )));
     }
-    let spaces = SearchSpaces::load_or_builtin(&plan.search_spaces_file)
-        .map_err(|e| PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display())))?;
+    let spaces = SearchSpaces::load_or_builtin(&plan.search_spaces_file).map_err(|e| {
+        PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display()))
+    })?;
     let clean = ensure_clean_data(&plan.data_dir, &*progress)?;
     progress.step("build CV folds", 0);
     let data = load_sales_data(&clean)?;
@@ -252,7 +311,9 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
         let started = Instant::now();
         let space = spaces
             .get(engine.key())
-            .map_err(|e| PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display())))?
+            .map_err(|e| {
+                PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display()))
+            })?
             .clone();
         let settings = StudySettings::new(space, plan.seed);
         let sampler = settings.sampler.name().to_string();
@@ -263,7 +324,11 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
             (None, _) => format!("{}_tuning", engine.key()),
         };
         let study = runtime
-            .block_on(Study::create_or_load(&plan.storage_uri, &study_name, settings))
+            .block_on(Study::create_or_load(
+                &plan.storage_uri,
+                &study_name,
+                settings,
+            ))
             .map_err(|e| PipelineError::Invalid(format!("study {study_name}: {e}")))?;
 
         // The parent run, created once per study and remembered in the study so resumed runs reuse it.
@@ -275,7 +340,10 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
                     &t.artifact_root,
                     &t.experiment,
                     Some(&format!("{}_tuning", engine.key())),
-                    &[("modelops.job", "tune"), ("modelops.study", study_name.as_str())],
+                    &[
+                        ("modelops.job", "tune"),
+                        ("modelops.study", study_name.as_str()),
+                    ],
                 )?;
                 run.log_params(&[
                     ("model_type", engine.key().to_string()),
@@ -295,7 +363,9 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
 
         let objective_plan = plan.clone();
         let objective_folds = Arc::clone(&folds);
-        let objective = move |trial: &TrialInput<'_>, reporter: &mut dyn TrialReporter| -> Result<TrialOutcome, ObjectiveError> {
+        let objective = move |trial: &TrialInput<'_>,
+                              reporter: &mut dyn TrialReporter|
+              -> Result<TrialOutcome, ObjectiveError> {
             let params = params_to_json(trial.params);
             let mut sum = 0.0;
             for (k, fold) in objective_folds.iter().enumerate() {
@@ -321,9 +391,18 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
             n_trials: plan.n_trials,
         };
         let summary = runtime
-            .block_on(optimize(&study, Arc::new(objective), &options, Arc::new(observer)))
+            .block_on(optimize(
+                &study,
+                Arc::new(objective),
+                &options,
+                Arc::new(observer),
+            ))
             .map_err(|e| PipelineError::Invalid(format!("study {study_name}: {e}")))?;
-        let best_params = summary.best.as_ref().map(|t| params_to_json(&t.params)).unwrap_or_default();
+        let best_params = summary
+            .best
+            .as_ref()
+            .map(|t| params_to_json(&t.params))
+            .unwrap_or_default();
         let best_rmspe = summary.best.as_ref().and_then(|t| t.value);
         progress.finish(&format!(
             "{} complete, {} pruned, {} failed; best RMSPE {}",
@@ -338,8 +417,10 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
                 metrics.push(("best_rmspe".into(), v));
             }
             run.log_metrics(&metrics, 0)?;
-            let best: Vec<(String, String)> =
-                best_params.iter().map(|(k, v)| (format!("best_{k}"), json_text(v))).collect();
+            let best: Vec<(String, String)> = best_params
+                .iter()
+                .map(|(k, v)| (format!("best_{k}"), json_text(v)))
+                .collect();
             run.log_params(&best)?;
             run.end(RunStatus::Finished)?;
         }
@@ -360,7 +441,11 @@ pub fn tune(plan: &TunePlan, progress: Arc<dyn Progress>) -> Result<Vec<EngineTu
 }
 
 /// Updates `best_hyperparameters.json` with every tuned engine that has a best trial, keeping the others.
-fn write_best(plan: &TunePlan, results: &[EngineTuning], n_folds: usize) -> Result<(), PipelineError> {
+fn write_best(
+    plan: &TunePlan,
+    results: &[EngineTuning],
+    n_folds: usize,
+) -> Result<(), PipelineError> {
     let mut best = if plan.hyperparameters_file.exists() {
         BestHyperparameters::load(&plan.hyperparameters_file)?
     } else {
@@ -368,7 +453,9 @@ fn write_best(plan: &TunePlan, results: &[EngineTuning], n_folds: usize) -> Resu
     };
     let mut updated = false;
     for r in results {
-        let (Some(rmspe), Some(engine)) = (r.best_rmspe, engine_of(r.engine)) else { continue };
+        let (Some(rmspe), Some(engine)) = (r.best_rmspe, engine_of(r.engine)) else {
+            continue;
+        };
         best.set_model(
             engine,
             TunedModel {
@@ -401,7 +488,11 @@ fn write_best(plan: &TunePlan, results: &[EngineTuning], n_folds: usize) -> Resu
         best.metadata.best_model = engine.key().into();
         best.metadata.best_rmspe = rmspe;
     }
-    if let Some(parent) = plan.hyperparameters_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = plan
+        .hyperparameters_file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(PipelineError::io(parent))?;
     }
     best.save(&plan.hyperparameters_file)?;

@@ -21,7 +21,11 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { rmspe: 0.10, strict_rmspe: 0.09856, mae: 2000.0 }
+        Self {
+            rmspe: 0.10,
+            strict_rmspe: 0.09856,
+            mae: 2000.0,
+        }
     }
 }
 
@@ -96,21 +100,39 @@ impl Context {
             Some(dir) => dir.clone(),
             None => std::env::current_dir().context("cannot read the current directory")?,
         };
-        let config_path = args.config_file.clone().unwrap_or_else(|| project_dir.join("modelops.toml"));
+        let config_path = args
+            .config_file
+            .clone()
+            .unwrap_or_else(|| project_dir.join("modelops.toml"));
         let file = if config_path.exists() {
             let text = std::fs::read_to_string(&config_path)
                 .with_context(|| format!("cannot read {}", config_path.display()))?;
             toml::from_str::<ConfigFile>(&text).with_context(|| {
-                format!("{} is not a valid modelops.toml; see docs/configuration.md", config_path.display())
+                format!(
+                    "{} is not a valid modelops.toml; see docs/configuration.md",
+                    config_path.display()
+                )
             })?
         } else if args.config_file.is_some() {
-            bail!("configuration file {} does not exist", config_path.display());
+            bail!(
+                "configuration file {} does not exist",
+                config_path.display()
+            );
         } else {
             ConfigFile::default()
         };
-        let in_project = |p: PathBuf| if p.is_absolute() { p } else { project_dir.join(p) };
+        let in_project = |p: PathBuf| {
+            if p.is_absolute() {
+                p
+            } else {
+                project_dir.join(p)
+            }
+        };
         let data_dir = in_project(
-            env("MODELOPS_DATA_DIR").map(PathBuf::from).or(file.data_dir).unwrap_or_else(|| "data".into()),
+            env("MODELOPS_DATA_DIR")
+                .map(PathBuf::from)
+                .or(file.data_dir)
+                .unwrap_or_else(|| "data".into()),
         );
         let config_dir = in_project(
             env("MODELOPS_CONFIG_DIR")
@@ -191,7 +213,13 @@ mod tests {
             absolutize_sqlite_uri("sqlite:///mlflow.db", Path::new("/p")),
             "sqlite:///p/mlflow.db"
         );
-        assert_eq!(absolutize_sqlite_uri("sqlite:////abs/x.db", Path::new("/p")), "sqlite:////abs/x.db");
-        assert_eq!(absolutize_sqlite_uri("http://h:5000", Path::new("/p")), "http://h:5000");
+        assert_eq!(
+            absolutize_sqlite_uri("sqlite:////abs/x.db", Path::new("/p")),
+            "sqlite:////abs/x.db"
+        );
+        assert_eq!(
+            absolutize_sqlite_uri("http://h:5000", Path::new("/p")),
+            "http://h:5000"
+        );
     }
 }

@@ -67,11 +67,17 @@ impl Progress {
         if self.quiet {
             return;
         }
-        let Ok(mut last) = self.last_line.lock() else { return };
+        let Ok(mut last) = self.last_line.lock() else {
+            return;
+        };
         if last.elapsed().as_secs_f64() >= 5.0 || done == self.total {
             *last = Instant::now();
             let elapsed = self.started.elapsed().as_secs_f64();
-            let eta = if done > 0 { elapsed / done as f64 * (self.total - done.min(self.total)) as f64 } else { 0.0 };
+            let eta = if done > 0 {
+                elapsed / done as f64 * (self.total - done.min(self.total)) as f64
+            } else {
+                0.0
+            };
             eprintln!(
                 "{} {}: {done}/{} ({elapsed:.0}s elapsed, ETA {eta:.0}s)",
                 chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
@@ -89,7 +95,6 @@ impl Progress {
     }
 }
 
-
 /// Draws a pipeline's steps: a bar with ETA for sized steps on a terminal, one timestamped line per step
 /// otherwise.
 pub struct StepPrinter {
@@ -100,7 +105,10 @@ pub struct StepPrinter {
 impl StepPrinter {
     /// A printer; `quiet` prints nothing.
     pub fn new(quiet: bool) -> Self {
-        Self { quiet, current: Mutex::new(None) }
+        Self {
+            quiet,
+            current: Mutex::new(None),
+        }
     }
 }
 
@@ -108,7 +116,10 @@ impl modelops_pipeline::Progress for StepPrinter {
     fn step(&self, name: &str, total: u64) {
         let bar = (total > 0).then(|| Progress::new(name, total, self.quiet));
         if bar.is_none() && !self.quiet && !std::io::stderr().is_terminal() {
-            eprintln!("{} {name} …", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+            eprintln!(
+                "{} {name} …",
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+            );
         }
         if let Ok(mut current) = self.current.lock() {
             *current = Some((name.to_string(), Instant::now(), bar));
@@ -124,7 +135,9 @@ impl modelops_pipeline::Progress for StepPrinter {
     }
 
     fn finish(&self, summary: &str) {
-        let Ok(mut current) = self.current.lock() else { return };
+        let Ok(mut current) = self.current.lock() else {
+            return;
+        };
         if let Some((name, started, bar)) = current.take() {
             if let Some(bar) = bar {
                 bar.finish();

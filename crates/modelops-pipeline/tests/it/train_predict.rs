@@ -2,11 +2,11 @@ use std::path::{Path, PathBuf};
 
 use modelops_data::synth::{SynthConfig, generate};
 use modelops_models::EnsembleWeights;
+use modelops_pipeline::Silent;
 use modelops_pipeline::gate::{GateThresholds, evaluate};
 use modelops_pipeline::predict::{ModelLabel, PREDICTION_COLUMN, predict_file, read_input};
 use modelops_pipeline::serving::TargetTransform;
 use modelops_pipeline::train::{Rounds, TrainPlan, train};
-use modelops_pipeline::Silent;
 
 fn synth(dir: &Path, stores: u32, start: (i32, u32, u32), end: (i32, u32, u32), seed: u64) {
     let config = SynthConfig {
@@ -24,7 +24,9 @@ trait PipeStrings {
 
 impl PipeStrings for polars::prelude::StringChunked {
     fn pipe_strings(self) -> Vec<String> {
-        (0..self.len()).map(|i| self.get(i).unwrap_or_default().to_string()).collect()
+        (0..self.len())
+            .map(|i| self.get(i).unwrap_or_default().to_string())
+            .collect()
     }
 }
 
@@ -35,7 +37,11 @@ fn plan(project: &Path, run_name: &str) -> TrainPlan {
         weights: EnsembleWeights::default(),
         holdout_days: 42,
         early_stopping_rounds: None,
-        rounds: Some(Rounds { lightgbm: 60, xgboost: 60, catboost: 60 }),
+        rounds: Some(Rounds {
+            lightgbm: 60,
+            xgboost: 60,
+            catboost: 60,
+        }),
         threads: 2,
         target: TargetTransform::Log1p,
         packages_dir: project.join("outputs/models"),
@@ -56,7 +62,17 @@ fn future_batch(project: &Path) -> PathBuf {
     for (i, line) in lines.iter().enumerate() {
         let f: Vec<&str> = line.split(',').collect();
         // Store,DayOfWeek,Date,Sales,Customers,Open,Promo,StateHoliday,SchoolHoliday
-        out.push_str(&format!("{},{},{},{},{},{},{},{}\n", i + 1, f[0], f[1], f[2], f[5], f[6], f[7], f[8]));
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            i + 1,
+            f[0],
+            f[1],
+            f[2],
+            f[5],
+            f[6],
+            f[7],
+            f[8]
+        ));
     }
     let path = project.join("batch.csv");
     std::fs::write(&path, out).unwrap();
@@ -71,8 +87,15 @@ fn train_then_predict_keeps_input_order_and_is_reproducible() {
 
     let first = train(&plan(project, "run-a"), &Silent).expect("training works on synthetic data");
     assert!(first.train_rows > 1000, "{first:?}");
-    let holdout = first.ensemble_holdout.clone().expect("a 42-day holdout is scored");
-    assert!(holdout.rmspe.is_finite() && holdout.rmspe < 0.5, "ensemble holdout RMSPE {}", holdout.rmspe);
+    let holdout = first
+        .ensemble_holdout
+        .clone()
+        .expect("a 42-day holdout is scored");
+    assert!(
+        holdout.rmspe.is_finite() && holdout.rmspe < 0.5,
+        "ensemble holdout RMSPE {}",
+        holdout.rmspe
+    );
     assert_eq!(first.engines.len(), 3);
     assert!(first.package_dir.join("MLmodel").is_file());
 
@@ -81,23 +104,89 @@ fn train_then_predict_keeps_input_order_and_is_reproducible() {
     let batch = future_batch(project);
     let out_a = project.join("out/a.csv");
     let out_b = project.join("out/b.parquet");
-    let report = predict_file(&first.package_dir, ModelLabel::default(), &batch, &out_a, &Silent).unwrap();
-    predict_file(&second.package_dir, ModelLabel::default(), &batch, &out_b, &Silent).unwrap();
+    let report = predict_file(
+        &first.package_dir,
+        ModelLabel::default(),
+        &batch,
+        &out_a,
+        &Silent,
+    )
+    .unwrap();
+    predict_file(
+        &second.package_dir,
+        ModelLabel::default(),
+        &batch,
+        &out_b,
+        &Silent,
+    )
+    .unwrap();
     let a = read_input(&out_a).unwrap();
     let b = read_input(&out_b).unwrap();
-    let pa: Vec<f64> = a.column(PREDICTION_COLUMN).unwrap().cast(&polars::prelude::DataType::Float64).unwrap().f64().unwrap().into_no_null_iter().collect();
-    let pb: Vec<f64> = b.column(PREDICTION_COLUMN).unwrap().f64().unwrap().into_no_null_iter().collect();
+    let pa: Vec<f64> = a
+        .column(PREDICTION_COLUMN)
+        .unwrap()
+        .cast(&polars::prelude::DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    let pb: Vec<f64> = b
+        .column(PREDICTION_COLUMN)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
     assert_eq!(pa.len(), report.n_predictions);
-    assert_eq!(pa.iter().map(|v| format!("{v}")).collect::<Vec<_>>(), pb.iter().map(|v| format!("{v}")).collect::<Vec<_>>());
+    assert_eq!(
+        pa.iter().map(|v| format!("{v}")).collect::<Vec<_>>(),
+        pb.iter().map(|v| format!("{v}")).collect::<Vec<_>>()
+    );
 
     // Output = input columns in input order, plus the prediction; closed rows predict 0.
     let input = read_input(&batch).unwrap();
     let names: Vec<String> = a.get_column_names().iter().map(|s| s.to_string()).collect();
-    assert_eq!(names, ["Id", "Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday", PREDICTION_COLUMN]);
-    let ids_in: Vec<String> = input.column("Id").unwrap().str().unwrap().clone().pipe_strings();
-    let ids_out: Vec<String> = a.column("Id").unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone().pipe_strings();
+    assert_eq!(
+        names,
+        [
+            "Id",
+            "Store",
+            "DayOfWeek",
+            "Date",
+            "Open",
+            "Promo",
+            "StateHoliday",
+            "SchoolHoliday",
+            PREDICTION_COLUMN
+        ]
+    );
+    let ids_in: Vec<String> = input
+        .column("Id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone()
+        .pipe_strings();
+    let ids_out: Vec<String> = a
+        .column("Id")
+        .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone()
+        .pipe_strings();
     assert_eq!(ids_in, ids_out);
-    let open: Vec<String> = a.column("Open").unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone().pipe_strings();
+    let open: Vec<String> = a
+        .column("Open")
+        .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone()
+        .pipe_strings();
     for (o, p) in open.iter().zip(&pa) {
         if o == "0" {
             assert_eq!(*p, 0.0);
@@ -108,10 +197,28 @@ fn train_then_predict_keeps_input_order_and_is_reproducible() {
     assert!(project.join("out/a_metadata.json").is_file());
 
     // The gate scores the 42 days after the training data.
-    let gate = evaluate(&first.package_dir, &project.join("data"), 42, GateThresholds { rmspe: 0.10, mae: 2000.0 }, &Silent).unwrap();
+    let gate = evaluate(
+        &first.package_dir,
+        &project.join("data"),
+        42,
+        GateThresholds {
+            rmspe: 0.10,
+            mae: 2000.0,
+        },
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(gate.rows, first.holdout_rows);
-    assert!((gate.scores.rmspe - holdout.rmspe).abs() < 1e-9, "gate {} vs train {}", gate.scores.rmspe, holdout.rmspe);
-    assert_eq!(gate.passed, gate.scores.rmspe <= 0.10 && gate.scores.mae < 2000.0);
+    assert!(
+        (gate.scores.rmspe - holdout.rmspe).abs() < 1e-9,
+        "gate {} vs train {}",
+        gate.scores.rmspe,
+        holdout.rmspe
+    );
+    assert_eq!(
+        gate.passed,
+        gate.scores.rmspe <= 0.10 && gate.scores.mae < 2000.0
+    );
 }
 
 #[test]
@@ -124,7 +231,9 @@ fn bad_prediction_input_names_line_and_column() {
     )
     .unwrap();
     let frame = read_input(&path).unwrap();
-    let err = modelops_pipeline::predict::parse_input_rows(&frame, &path).unwrap_err().to_string();
+    let err = modelops_pipeline::predict::parse_input_rows(&frame, &path)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 3, column DayOfWeek"), "{err}");
     assert!(err.contains("line 3, column Promo"), "{err}");
     assert!(err.contains("line 3, column StateHoliday"), "{err}");
@@ -133,6 +242,11 @@ fn bad_prediction_input_names_line_and_column() {
 
     std::fs::write(&path, "Store,Date\n1,2015-08-07\n").unwrap();
     let frame = read_input(&path).unwrap();
-    let err = modelops_pipeline::predict::parse_input_rows(&frame, &path).unwrap_err().to_string();
-    assert!(err.contains("missing column(s) DayOfWeek, Open, Promo, StateHoliday, SchoolHoliday"), "{err}");
+    let err = modelops_pipeline::predict::parse_input_rows(&frame, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing column(s) DayOfWeek, Open, Promo, StateHoliday, SchoolHoliday"),
+        "{err}"
+    );
 }

@@ -116,7 +116,8 @@ pub struct ValidateArgs {
 }
 
 fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| format!("{text:?} is not a date YYYY-MM-DD ({e})"))
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("{text:?} is not a date YYYY-MM-DD ({e})"))
 }
 
 /// Runs a `data` subcommand and returns the exit code.
@@ -130,7 +131,12 @@ pub fn exec(cmd: DataCommand, ctx: &Context) -> anyhow::Result<u8> {
 }
 
 fn synth(args: SynthArgs, ctx: &Context) -> anyhow::Result<u8> {
-    let config = SynthConfig { stores: args.stores, start: args.start, end: args.end, seed: args.seed };
+    let config = SynthConfig {
+        stores: args.stores,
+        start: args.start,
+        end: args.end,
+        seed: args.seed,
+    };
     config.check()?;
     let out = args.out.unwrap_or_else(|| ctx.data_dir.join("raw"));
     let progress = Progress::new("synth days", config.days(), ctx.quiet);
@@ -144,8 +150,20 @@ fn synth(args: SynthArgs, ctx: &Context) -> anyhow::Result<u8> {
             "modelops data synth --stores {} --start {} --end {} --seed {}",
             config.stores, config.start, config.end, config.seed
         );
-        manifest.record_known(&summary.store_path, &summary.store_fingerprint, Shape::default(), &cmd, &[])?;
-        manifest.record_known(&summary.train_path, &summary.train_fingerprint, Shape::default(), &cmd, &[])?;
+        manifest.record_known(
+            &summary.store_path,
+            &summary.store_fingerprint,
+            Shape::default(),
+            &cmd,
+            &[],
+        )?;
+        manifest.record_known(
+            &summary.train_path,
+            &summary.train_fingerprint,
+            Shape::default(),
+            &cmd,
+            &[],
+        )?;
     }
     println!(
         "Wrote {} rows for {} stores to {} and {} in {:.2}s ({:.1}M rows/s); {:.1}% closed days, mean sales on open days {:.0}",
@@ -200,8 +218,11 @@ fn validate_cmd(args: ValidateArgs, ctx: &Context) -> anyhow::Result<u8> {
     let suites = load_suites(Some(&ctx.config_dir))?;
     let report = validate(&data_dir, stage, &suites)?;
     print!("{}", render_table(&report));
-    let report_path =
-        args.report.unwrap_or_else(|| ctx.outputs_dir.join("validation").join(format!("validation_{name}.json")));
+    let report_path = args.report.unwrap_or_else(|| {
+        ctx.outputs_dir
+            .join("validation")
+            .join(format!("validation_{name}.json"))
+    });
     if let Some(dir) = report_path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -210,28 +231,45 @@ fn validate_cmd(args: ValidateArgs, ctx: &Context) -> anyhow::Result<u8> {
     println!("Report: {}", report_path.display());
     if report.has_unreadable() {
         for s in report.suites.iter().filter(|s| s.read_error.is_some()) {
-            eprintln!("error: {}: {}", s.suite, s.read_error.as_deref().unwrap_or_default());
+            eprintln!(
+                "error: {}: {}",
+                s.suite,
+                s.read_error.as_deref().unwrap_or_default()
+            );
         }
         return Ok(EXIT_ERROR);
     }
-    Ok(if !report.success && args.fail_on_error { EXIT_VALIDATION_FAILED } else { EXIT_OK })
+    Ok(if !report.success && args.fail_on_error {
+        EXIT_VALIDATION_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 fn status(data_dir: &Path) -> anyhow::Result<u8> {
     let manifest = Manifest::load(data_dir)?;
     let rows = manifest.status()?;
     if rows.is_empty() {
-        println!("No datasets recorded in {}; run `modelops data ingest` first.", data_dir.join("manifest.json").display());
+        println!(
+            "No datasets recorded in {}; run `modelops data ingest` first.",
+            data_dir.join("manifest.json").display()
+        );
         return Ok(EXIT_OK);
     }
-    println!("{:<10} {:<44} {:<14} {:>10}  {:<26} command", "status", "dataset", "sha256", "rows", "created");
+    println!(
+        "{:<10} {:<44} {:<14} {:>10}  {:<26} command",
+        "status", "dataset", "sha256", "rows", "created"
+    );
     for (entry, fresh) in &rows {
         println!(
             "{:<10} {:<44} {:<14} {:>10}  {:<26} {}",
             fresh.label(),
             entry.path,
             &entry.sha256[..12.min(entry.sha256.len())],
-            entry.rows.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+            entry
+                .rows
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into()),
             entry.created,
             entry.command
         );
@@ -241,7 +279,10 @@ fn status(data_dir: &Path) -> anyhow::Result<u8> {
             }
         }
     }
-    let stale = rows.iter().filter(|(_, f)| !matches!(f, Freshness::Fresh)).count();
+    let stale = rows
+        .iter()
+        .filter(|(_, f)| !matches!(f, Freshness::Fresh))
+        .count();
     println!("{} fresh, {stale} stale or missing", rows.len() - stale);
     Ok(EXIT_OK)
 }

@@ -20,7 +20,9 @@ use crate::progress::StepPrinter;
 
 /// Arguments of `modelops demo`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  modelops demo\n  modelops --project-dir /tmp/demo demo --fresh --stores 20")]
+#[command(
+    after_help = "Examples:\n  modelops demo\n  modelops --project-dir /tmp/demo demo --fresh --stores 20"
+)]
 pub struct DemoArgs {
     /// Stores in the synthetic data.
     #[arg(long, default_value_t = 50)]
@@ -49,7 +51,9 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     let started = Instant::now();
     let raw_dir = ctx.data_dir.join("raw");
     step(1, "synthetic data");
-    let has_data = ["train.csv", "train.csv.gz"].iter().any(|f| raw_dir.join(f).exists());
+    let has_data = ["train.csv", "train.csv.gz"]
+        .iter()
+        .any(|f| raw_dir.join(f).exists());
     if args.fresh || !has_data {
         data::exec(
             data::DataCommand::Synth(data::SynthArgs {
@@ -62,7 +66,10 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
             ctx,
         )?;
     } else {
-        println!("Using the existing data in {} (--fresh regenerates it)", raw_dir.display());
+        println!(
+            "Using the existing data in {} (--fresh regenerates it)",
+            raw_dir.display()
+        );
     }
 
     step(2, "validate the raw data");
@@ -80,7 +87,10 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     }
 
     step(3, "ingest and build features");
-    data::exec(data::DataCommand::Ingest(data::DirArgs { data_dir: None }), ctx)?;
+    data::exec(
+        data::DataCommand::Ingest(data::DirArgs { data_dir: None }),
+        ctx,
+    )?;
     features::exec(
         features::FeaturesCommand::Build(features::BuildArgs {
             data_dir: None,
@@ -91,7 +101,10 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         ctx,
     )?;
 
-    step(4, "train LightGBM, XGBoost and the oblivious booster; blend 0.30/0.60/0.10");
+    step(
+        4,
+        "train LightGBM, XGBoost and the oblivious booster; blend 0.30/0.60/0.10",
+    );
     let train_args = train::TrainArgs {
         data_dir: None,
         config: None,
@@ -125,9 +138,25 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     if let Some(commit) = &plan.git_commit {
         tags.push(("git_commit".into(), commit.clone()));
     }
-    tags.push(("weights".into(), report.weights.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")));
-    let version = registry.register(&ctx.model_name, &run_id, &tags, "modelops demo: weighted LightGBM/XGBoost/oblivious ensemble")?;
-    println!("Registered {} version {} (stage None)", ctx.model_name, version.version);
+    tags.push((
+        "weights".into(),
+        report
+            .weights
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    ));
+    let version = registry.register(
+        &ctx.model_name,
+        &run_id,
+        &tags,
+        "modelops demo: weighted LightGBM/XGBoost/oblivious ensemble",
+    )?;
+    println!(
+        "Registered {} version {} (stage None)",
+        ctx.model_name, version.version
+    );
 
     step(6, "validation gate → Staging");
     let verdict = validate::run(
@@ -159,11 +188,19 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         "modelops demo: automatic approval so the walkthrough completes; a real Production promotion needs a person",
         false,
     )?;
-    println!("{} version {} is now in {}", ctx.model_name, promoted.version, promoted.current_stage.as_str());
+    println!(
+        "{} version {} is now in {}",
+        ctx.model_name,
+        promoted.version,
+        promoted.current_stage.as_str()
+    );
 
     step(8, "batch prediction with the Production model");
     let batch = demo_batch(ctx, args.stores.min(10), args.seed)?;
-    let out = ctx.outputs_dir.join("predictions").join("demo_predictions.csv");
+    let out = ctx
+        .outputs_dir
+        .join("predictions")
+        .join("demo_predictions.csv");
     let (package_dir, label) = registry.resolve_local(
         &format!("models:/{}/Production", ctx.model_name),
         &ctx.outputs_dir.join("model-cache"),
@@ -177,14 +214,28 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         out.display()
     );
 
-    println!("\n== modelops demo finished in {:.0}s ==", started.elapsed().as_secs_f64());
+    println!(
+        "\n== modelops demo finished in {:.0}s ==",
+        started.elapsed().as_secs_f64()
+    );
     if let Some(s) = &report.ensemble_holdout {
-        println!("Ensemble holdout RMSPE {:.4}, RMSE {:.1}, MAE {:.1}", s.rmspe, s.rmse, s.mae);
+        println!(
+            "Ensemble holdout RMSPE {:.4}, RMSE {:.1}, MAE {:.1}",
+            s.rmspe, s.rmse, s.mae
+        );
     }
-    println!("Model: {} version {} in Production (package {})", ctx.model_name, version.version, report.package_dir.display());
+    println!(
+        "Model: {} version {} in Production (package {})",
+        ctx.model_name,
+        version.version,
+        report.package_dir.display()
+    );
     println!("Tracking store: {}", ctx.tracking_uri);
     println!("Predictions: {}", out.display());
-    println!("Look at it: `modelops server` then open http://127.0.0.1:5000  (or `modelops registry show {}`)", ctx.model_name);
+    println!(
+        "Look at it: `modelops server` then open http://127.0.0.1:5000  (or `modelops registry show {}`)",
+        ctx.model_name
+    );
     Ok(crate::commands::EXIT_OK)
 }
 
@@ -202,7 +253,15 @@ fn demo_batch(ctx: &Context, stores: u32, seed: u64) -> anyhow::Result<PathBuf> 
     modelops_data::synth::generate(&config, &tmp, &|_, _| {})?;
     let frame = modelops_pipeline::predict::read_input(&tmp.join("train.csv"))?;
     let mut batch = frame
-        .select(["Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"])
+        .select([
+            "Store",
+            "DayOfWeek",
+            "Date",
+            "Open",
+            "Promo",
+            "StateHoliday",
+            "SchoolHoliday",
+        ])
         .context("selecting the Kaggle test columns")?;
     let path = dir.join("batch.csv");
     modelops_pipeline::predict::write_table(&mut batch, &path)?;

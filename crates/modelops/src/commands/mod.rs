@@ -9,15 +9,15 @@ pub mod data;
 pub mod demo;
 pub mod features;
 pub mod model_uri;
-pub mod predict;
-pub mod train;
-pub mod tune;
-pub mod validate;
 pub mod monitor;
+pub mod predict;
 pub mod promote;
 pub mod registry;
 pub mod serve;
 pub mod server;
+pub mod train;
+pub mod tune;
+pub mod validate;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;

@@ -18,14 +18,31 @@ pub fn resolve(uri: &str, ctx: &Context) -> anyhow::Result<(PathBuf, ModelLabel)
             artifact_root: ctx.artifact_root.clone(),
             experiment: ctx.experiment.clone(),
         };
-        let registry = RegistryClient::open(&target)
-            .with_context(|| format!("cannot open the tracking store {} to resolve {uri}", ctx.tracking_uri))?;
+        let registry = RegistryClient::open(&target).with_context(|| {
+            format!(
+                "cannot open the tracking store {} to resolve {uri}",
+                ctx.tracking_uri
+            )
+        })?;
         return Ok(registry.resolve_local(uri, &ctx.outputs_dir.join("model-cache"))?);
     }
     let path = PathBuf::from(uri);
-    let path = if path.is_absolute() { path } else { ctx.project_dir.join(path) };
+    let path = if path.is_absolute() {
+        path
+    } else {
+        ctx.project_dir.join(path)
+    };
     if !path.join("MLmodel").exists() {
-        bail!("{}: not a model package (no MLmodel file); pass a directory written by `modelops train`", path.display());
+        bail!(
+            "{}: not a model package (no MLmodel file); pass a directory written by `modelops train`",
+            path.display()
+        );
     }
-    Ok((path, ModelLabel { model_uri: uri.to_string(), ..ModelLabel::default() }))
+    Ok((
+        path,
+        ModelLabel {
+            model_uri: uri.to_string(),
+            ..ModelLabel::default()
+        },
+    ))
 }

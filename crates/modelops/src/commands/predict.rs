@@ -9,13 +9,20 @@ use crate::progress::StepPrinter;
 
 /// Arguments of `modelops predict`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  modelops predict --model outputs/models/ensemble-20261126-101500 --input test.csv \
+#[command(
+    after_help = "Examples:\n  modelops predict --model outputs/models/ensemble-20261126-101500 --input test.csv \
                         --output outputs/predictions/test_predictions.csv\n  modelops predict --stage Production \
-                        --input batch.parquet --output preds.parquet")]
+                        --input batch.parquet --output preds.parquet"
+)]
 pub struct PredictArgs {
     /// The model: a package directory, or a registry URI (models:/name/N, models:/name/Production,
     /// models:/name@alias, runs:/<run_id>/ensemble_model).
-    #[arg(long, value_name = "PATH|URI", required_unless_present = "stage", conflicts_with = "stage")]
+    #[arg(
+        long,
+        value_name = "PATH|URI",
+        required_unless_present = "stage",
+        conflicts_with = "stage"
+    )]
     pub model: Option<String>,
     /// Shorthand for models:/<model name>/<STAGE>.
     #[arg(long, value_name = "STAGE", value_parser = ["Production", "Staging"])]
@@ -47,6 +54,9 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
         report.closed_rows,
         report.output_path.display()
     );
-    println!("Metadata: {}", modelops_pipeline::predict::metadata_path(&report.output_path).display());
+    println!(
+        "Metadata: {}",
+        modelops_pipeline::predict::metadata_path(&report.output_path).display()
+    );
     Ok(crate::commands::EXIT_OK)
 }

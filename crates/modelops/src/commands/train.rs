@@ -13,8 +13,10 @@ use crate::progress::StepPrinter;
 
 /// Arguments of `modelops train`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  modelops train\n  modelops train --holdout-days 0 --weights \
-                        lightgbm=0.3,xgboost=0.6,catboost=0.1\n  modelops train --early-stopping 100")]
+#[command(
+    after_help = "Examples:\n  modelops train\n  modelops train --holdout-days 0 --weights \
+                        lightgbm=0.3,xgboost=0.6,catboost=0.1\n  modelops train --early-stopping 100"
+)]
 pub struct TrainArgs {
     /// Data directory (default: the project's data/).
     #[arg(long, value_name = "DIR")]
@@ -24,7 +26,11 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Ensemble weights, non-negative and summing to 1.
-    #[arg(long, value_name = "lightgbm=W,xgboost=W,catboost=W", default_value = "lightgbm=0.3,xgboost=0.6,catboost=0.1")]
+    #[arg(
+        long,
+        value_name = "lightgbm=W,xgboost=W,catboost=W",
+        default_value = "lightgbm=0.3,xgboost=0.6,catboost=0.1"
+    )]
     pub weights: EnsembleWeights,
     /// Days held out at the end of the data and scored (0 trains on everything).
     #[arg(long, default_value_t = 42, value_name = "DAYS")]
@@ -56,17 +62,33 @@ pub fn parse_rounds(text: &str) -> anyhow::Result<Rounds> {
         .split(',')
         .map(|p| p.trim().parse::<u32>())
         .collect::<Result<_, _>>()
-        .with_context(|| format!("--rounds {text:?}: expected three whole numbers like 400,400,300"))?;
+        .with_context(|| {
+            format!("--rounds {text:?}: expected three whole numbers like 400,400,300")
+        })?;
     match parts.as_slice() {
-        [l, x, c] if *l > 0 && *x > 0 && *c > 0 => Ok(Rounds { lightgbm: *l, xgboost: *x, catboost: *c }),
-        _ => anyhow::bail!("--rounds {text:?}: expected three positive numbers LIGHTGBM,XGBOOST,CATBOOST"),
+        [l, x, c] if *l > 0 && *x > 0 && *c > 0 => Ok(Rounds {
+            lightgbm: *l,
+            xgboost: *x,
+            catboost: *c,
+        }),
+        _ => anyhow::bail!(
+            "--rounds {text:?}: expected three positive numbers LIGHTGBM,XGBOOST,CATBOOST"
+        ),
     }
 }
 
 /// The code's git commit, when the project is a git checkout.
 pub fn git_commit(dir: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|s| !s.is_empty())
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Builds the plan from the flags and the settings.
@@ -74,13 +96,20 @@ pub fn plan(args: &TrainArgs, ctx: &Context) -> anyhow::Result<TrainPlan> {
     let run_name = format!("ensemble-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
     Ok(TrainPlan {
         data_dir: ctx.data_dir_or(args.data_dir.as_deref()),
-        hyperparameters_file: args.config.clone().unwrap_or_else(|| ctx.config_dir.join("best_hyperparameters.json")),
+        hyperparameters_file: args
+            .config
+            .clone()
+            .unwrap_or_else(|| ctx.config_dir.join("best_hyperparameters.json")),
         weights: args.weights,
         holdout_days: args.holdout_days,
         early_stopping_rounds: args.early_stopping,
         rounds: args.rounds.as_deref().map(parse_rounds).transpose()?,
         threads: args.threads,
-        target: if args.no_log_target { TargetTransform::Identity } else { TargetTransform::Log1p },
+        target: if args.no_log_target {
+            TargetTransform::Identity
+        } else {
+            TargetTransform::Log1p
+        },
         packages_dir: ctx.outputs_dir.join("models"),
         run_name,
         git_commit: git_commit(&ctx.project_dir),
@@ -99,20 +128,33 @@ pub fn exec(args: TrainArgs, ctx: &Context) -> anyhow::Result<u8> {
             artifact_root: ctx.artifact_root.clone(),
             experiment: ctx.experiment.clone(),
         };
-        let run_id = modelops_pipeline::track::record_training(&target, &plan.run_name, &report).with_context(|| {
-            format!("the model package is saved at {}, but recording the run failed", report.package_dir.display())
-        })?;
-        println!("Tracked: run {run_id} in experiment '{}' ({})", ctx.experiment, ctx.tracking_uri);
+        let run_id = modelops_pipeline::track::record_training(&target, &plan.run_name, &report)
+            .with_context(|| {
+                format!(
+                    "the model package is saved at {}, but recording the run failed",
+                    report.package_dir.display()
+                )
+            })?;
+        println!(
+            "Tracked: run {run_id} in experiment '{}' ({})",
+            ctx.experiment, ctx.tracking_uri
+        );
     }
     Ok(crate::commands::EXIT_OK)
 }
 
 /// Prints the scores table of a training run.
 pub fn print_report(report: &TrainReport) {
-    println!("Trained on {} rows × {} features ({} … {})", report.train_rows, report.n_features, report.train_range.0, report.train_range.1);
+    println!(
+        "Trained on {} rows × {} features ({} … {})",
+        report.train_rows, report.n_features, report.train_range.0, report.train_range.1
+    );
     if let Some((start, end)) = &report.holdout_range {
         println!("Holdout: {} rows, {start} … {end}", report.holdout_rows);
-        println!("{:<10} {:>7} {:>9} {:>9} {:>9} {:>8} {:>8}", "model", "rounds", "RMSPE", "RMSE", "MAE", "MAPE%", "train s");
+        println!(
+            "{:<10} {:>7} {:>9} {:>9} {:>9} {:>8} {:>8}",
+            "model", "rounds", "RMSPE", "RMSE", "MAE", "MAPE%", "train s"
+        );
         for e in &report.engines {
             if let Some(s) = &e.holdout {
                 println!(
@@ -122,8 +164,21 @@ pub fn print_report(report: &TrainReport) {
             }
         }
         if let Some(s) = &report.ensemble_holdout {
-            let w: Vec<String> = report.weights.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("{:<10} {:>7} {:>9.5} {:>9.1} {:>9.1} {:>8.2}   weights {}", "ensemble", "", s.rmspe, s.rmse, s.mae, s.mape, w.join(","));
+            let w: Vec<String> = report
+                .weights
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            println!(
+                "{:<10} {:>7} {:>9.5} {:>9.1} {:>9.1} {:>8.2}   weights {}",
+                "ensemble",
+                "",
+                s.rmspe,
+                s.rmse,
+                s.mae,
+                s.mape,
+                w.join(",")
+            );
         }
     }
     println!("Package: {}", report.package_dir.display());

@@ -31,9 +31,11 @@ pub enum TuneModel {
 
 /// Arguments of `modelops tune`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  modelops tune --model lightgbm --trials 50\n  modelops tune --model all --trials 10 \
+#[command(
+    after_help = "Examples:\n  modelops tune --model lightgbm --trials 50\n  modelops tune --model all --trials 10 \
                         --timeout 30m\n  modelops tune --model xgboost --study xgb-nightly --workers 2   # resumes if it \
-                        exists")]
+                        exists"
+)]
 pub struct TuneArgs {
     /// Engine(s) to tune.
     #[arg(long, value_enum, default_value = "all")]
@@ -85,8 +87,13 @@ pub struct TuneArgs {
 /// Parses `90s`, `30m`, `2h` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
-    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 30m or 2h"))?;
+    let (number, unit) = t.split_at(
+        t.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(t.len()),
+    );
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 30m or 2h"))?;
     let seconds = match unit {
         "" | "s" => value,
         "m" => value * 60.0,
@@ -107,7 +114,10 @@ pub fn exec(args: TuneArgs, ctx: &Context) -> anyhow::Result<u8> {
         TuneModel::Catboost => vec![Engine::Catboost],
         TuneModel::All => vec![Engine::Lightgbm, Engine::Xgboost, Engine::Catboost],
     };
-    let storage_uri = args.storage.clone().unwrap_or_else(|| ctx.tracking_uri.clone());
+    let storage_uri = args
+        .storage
+        .clone()
+        .unwrap_or_else(|| ctx.tracking_uri.clone());
     let plan = TunePlan {
         data_dir: ctx.data_dir_or(args.data_dir.as_deref()),
         engines,
@@ -117,7 +127,10 @@ pub fn exec(args: TuneArgs, ctx: &Context) -> anyhow::Result<u8> {
         seed: args.seed,
         workers: args.workers,
         storage_uri,
-        search_spaces_file: args.search_spaces.clone().unwrap_or_else(|| ctx.config_dir.join("search_spaces.yaml")),
+        search_spaces_file: args
+            .search_spaces
+            .clone()
+            .unwrap_or_else(|| ctx.config_dir.join("search_spaces.yaml")),
         hyperparameters_file: ctx.config_dir.join("best_hyperparameters.json"),
         cv: CvConfig {
             n_folds: args.folds,
@@ -137,7 +150,10 @@ pub fn exec(args: TuneArgs, ctx: &Context) -> anyhow::Result<u8> {
     };
     let printer: Arc<dyn modelops_pipeline::Progress> = Arc::new(StepPrinter::new(ctx.quiet));
     let results = tune(&plan, printer).context("tuning failed")?;
-    println!("{:<10} {:<22} {:>9} {:>7} {:>7} {:>10} {:>8}", "model", "study", "complete", "pruned", "failed", "best RMSPE", "wall s");
+    println!(
+        "{:<10} {:<22} {:>9} {:>7} {:>7} {:>10} {:>8}",
+        "model", "study", "complete", "pruned", "failed", "best RMSPE", "wall s"
+    );
     for r in &results {
         println!(
             "{:<10} {:<22} {:>9} {:>7} {:>7} {:>10} {:>8.1}",
@@ -150,6 +166,9 @@ pub fn exec(args: TuneArgs, ctx: &Context) -> anyhow::Result<u8> {
             r.seconds
         );
     }
-    println!("Best parameters written to {}", plan.hyperparameters_file.display());
+    println!(
+        "Best parameters written to {}",
+        plan.hyperparameters_file.display()
+    );
     Ok(crate::commands::EXIT_OK)
 }

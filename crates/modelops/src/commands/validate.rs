@@ -17,8 +17,10 @@ use crate::progress::StepPrinter;
 
 /// Arguments of `modelops validate`.
 #[derive(Debug, Args)]
-#[command(after_help = "Exit codes: 0 passed, 4 failed the gate, 1 error.\n\nExamples:\n  modelops validate\n  \
-                        modelops validate --version 3 --strict\n  modelops validate --threshold 0.11 --no-auto-promote")]
+#[command(
+    after_help = "Exit codes: 0 passed, 4 failed the gate, 1 error.\n\nExamples:\n  modelops validate\n  \
+                        modelops validate --version 3 --strict\n  modelops validate --threshold 0.11 --no-auto-promote"
+)]
 pub struct ValidateArgs {
     /// Registered model name (default from settings: rossmann-ensemble).
     #[arg(long)]
@@ -63,7 +65,10 @@ fn target(ctx: &Context) -> TrackingTarget {
 
 /// Validates (and maybe promotes) one version; shared by `validate`, `retrain` and `demo`.
 pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
-    let name = args.model_name.clone().unwrap_or_else(|| ctx.model_name.clone());
+    let name = args
+        .model_name
+        .clone()
+        .unwrap_or_else(|| ctx.model_name.clone());
     let target = target(ctx);
     let registry = RegistryClient::open(&target)?;
     let version = match args.version {
@@ -71,13 +76,31 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
         None => registry
             .latest_in_stage(&name, Stage::None)?
             .map(|v| v.version)
-            .with_context(|| format!("'{name}' has no version in stage None to validate; pass --version N"))?,
+            .with_context(|| {
+                format!("'{name}' has no version in stage None to validate; pass --version N")
+            })?,
     };
-    let (package_dir, _) = registry.resolve_local(&format!("models:/{name}/{version}"), &ctx.outputs_dir.join("model-cache"))?;
-    let rmspe = if args.strict { ctx.thresholds.strict_rmspe } else { args.threshold.unwrap_or(ctx.thresholds.rmspe) };
-    let thresholds = GateThresholds { rmspe, mae: ctx.thresholds.mae };
+    let (package_dir, _) = registry.resolve_local(
+        &format!("models:/{name}/{version}"),
+        &ctx.outputs_dir.join("model-cache"),
+    )?;
+    let rmspe = if args.strict {
+        ctx.thresholds.strict_rmspe
+    } else {
+        args.threshold.unwrap_or(ctx.thresholds.rmspe)
+    };
+    let thresholds = GateThresholds {
+        rmspe,
+        mae: ctx.thresholds.mae,
+    };
     let printer = StepPrinter::new(ctx.quiet);
-    let report = evaluate(&package_dir, &ctx.data_dir_or(args.data_dir.as_deref()), args.window_days, thresholds, &printer)?;
+    let report = evaluate(
+        &package_dir,
+        &ctx.data_dir_or(args.data_dir.as_deref()),
+        args.window_days,
+        thresholds,
+        &printer,
+    )?;
 
     // The scores go to a run and onto the version, whatever the verdict.
     let run = RunLogger::start(
@@ -102,7 +125,10 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
         ("model_version", version.to_string()),
         ("threshold_rmspe", rmspe.to_string()),
         ("threshold_mae", thresholds.mae.to_string()),
-        ("window", format!("{} … {}", report.window.0, report.window.1)),
+        (
+            "window",
+            format!("{} … {}", report.window.0, report.window.1),
+        ),
     ])?;
     run.log_metrics(&metrics, 0)?;
     let run_id = run.run_id().to_string();
@@ -111,10 +137,16 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
         &name,
         version,
         &[
-            ("validation.rmspe".into(), format!("{:.6}", report.scores.rmspe)),
+            (
+                "validation.rmspe".into(),
+                format!("{:.6}", report.scores.rmspe),
+            ),
             ("validation.mae".into(), format!("{:.2}", report.scores.mae)),
             ("validation.passed".into(), report.passed.to_string()),
-            ("validation.window".into(), format!("{}..{}", report.window.0, report.window.1)),
+            (
+                "validation.window".into(),
+                format!("{}..{}", report.window.0, report.window.1),
+            ),
             ("validation.threshold".into(), rmspe.to_string()),
             ("validation.run_id".into(), run_id),
         ],
@@ -126,11 +158,18 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
             version,
             Stage::Staging,
             "modelops validate (automatic gate)",
-            &format!("holdout RMSPE {:.5} ≤ {rmspe} and MAE {:.1} < {}", report.scores.rmspe, report.scores.mae, thresholds.mae),
+            &format!(
+                "holdout RMSPE {:.5} ≤ {rmspe} and MAE {:.1} < {}",
+                report.scores.rmspe, report.scores.mae, thresholds.mae
+            ),
             false,
         )?;
     }
-    Ok(Verdict { version, report, promoted })
+    Ok(Verdict {
+        version,
+        report,
+        promoted,
+    })
 }
 
 /// Prints a verdict.
@@ -138,10 +177,24 @@ pub fn print_verdict(name: &str, verdict: &Verdict) {
     let r = &verdict.report;
     println!(
         "{name} v{}: RMSPE {:.5} (≤ {}), MAE {:.1} (< {}) on {} rows, {} … {}",
-        verdict.version, r.scores.rmspe, r.thresholds.rmspe, r.scores.mae, r.thresholds.mae, r.rows, r.window.0, r.window.1
+        verdict.version,
+        r.scores.rmspe,
+        r.thresholds.rmspe,
+        r.scores.mae,
+        r.thresholds.mae,
+        r.rows,
+        r.window.0,
+        r.window.1
     );
     if r.passed {
-        println!("PASSED{}", if verdict.promoted { " — promoted to Staging" } else { " (not promoted: --no-auto-promote)" });
+        println!(
+            "PASSED{}",
+            if verdict.promoted {
+                " — promoted to Staging"
+            } else {
+                " (not promoted: --no-auto-promote)"
+            }
+        );
     } else {
         println!("FAILED — stays in stage None:");
         for f in &r.failures {
@@ -153,7 +206,10 @@ pub fn print_verdict(name: &str, verdict: &Verdict) {
 /// Runs `modelops validate`.
 pub fn exec(args: ValidateArgs, ctx: &Context) -> anyhow::Result<u8> {
     let verdict = run(&args, ctx)?;
-    let name = args.model_name.clone().unwrap_or_else(|| ctx.model_name.clone());
+    let name = args
+        .model_name
+        .clone()
+        .unwrap_or_else(|| ctx.model_name.clone());
     print_verdict(&name, &verdict);
     if verdict.promoted {
         println!(
@@ -161,5 +217,9 @@ pub fn exec(args: ValidateArgs, ctx: &Context) -> anyhow::Result<u8> {
             verdict.version
         );
     }
-    Ok(if verdict.report.passed { EXIT_OK } else { EXIT_GATE_FAILED })
+    Ok(if verdict.report.passed {
+        EXIT_OK
+    } else {
+        EXIT_GATE_FAILED
+    })
 }
