@@ -3,7 +3,7 @@
 //! batch prediction and the prediction service read it, so both sides of the contract live in one place.
 
 use modelops_features::{FeatureSpec, InputRow, zero_when_closed};
-use modelops_models::{Engine, Ensemble, FeatureMatrix, LoadedPackage, ModelError};
+use modelops_models::{Engine, Ensemble, FeatureMatrix, LoadedPackage};
 use serde::{Deserialize, Serialize};
 
 use crate::PipelineError;
@@ -93,8 +93,7 @@ pub fn predict_sales(
         per_engine.push((engine, sales));
     }
     let views: Vec<(Engine, &[f64])> = per_engine.iter().map(|(e, p)| (*e, p.as_slice())).collect();
-    let ensemble = modelops_models::ensemble::combine_predictions(&ensemble.weights(), &views)
-        .map_err(|e: ModelError| PipelineError::Model(e))?;
+    let ensemble = modelops_models::ensemble::combine_predictions(&ensemble.weights(), &views)?;
     Ok(SalesPredictions {
         per_engine,
         ensemble,

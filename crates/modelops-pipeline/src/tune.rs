@@ -207,7 +207,6 @@ struct TrialRuns {
     parent_run_id: Option<String>,
     engine: Engine,
     progress: Arc<dyn Progress>,
-    n_trials: u64,
 }
 
 impl OptimizeObserver for TrialRuns {
@@ -260,7 +259,6 @@ impl OptimizeObserver for TrialRuns {
         if let Err(err) = logged {
             tracing::warn!(trial = trial.number, error = %err, "could not record the trial run");
         }
-        let _ = self.n_trials;
     }
 }
 
@@ -388,7 +386,6 @@ pub fn tune(
             parent_run_id: parent_id.clone(),
             engine,
             progress: Arc::clone(&progress),
-            n_trials: plan.n_trials,
         };
         let summary = runtime
             .block_on(optimize(

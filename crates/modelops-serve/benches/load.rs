@@ -9,6 +9,7 @@
 //!
 //! `cargo bench -p modelops-serve --bench load` (env `LOAD_RATE` requests/s, default 500; `LOAD_SECONDS`,
 //! default 10).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failures abort the run
 
 #[allow(dead_code)]
 #[path = "../tests/it/fixture.rs"]

@@ -33,6 +33,7 @@ pub fn read_actuals(path: &Path) -> Result<Vec<ActualSales>, ServeError> {
     let mut errors = Vec::new();
     let mut total = 0usize;
     let mut out = Vec::with_capacity(columns[0].len());
+    #[allow(clippy::needless_range_loop)] // each row reads cells of three columns by index
     for i in 0..columns[0].len() {
         let place = if is_csv {
             format!("line {}", i + 2)

@@ -72,8 +72,6 @@ pub struct Context {
     pub model_name: String,
     /// Gate thresholds.
     pub thresholds: Thresholds,
-    /// `-v` count.
-    pub verbose: u8,
     /// `--quiet`.
     pub quiet: bool,
 }
@@ -177,10 +175,18 @@ impl Context {
                 .or(file.model_name)
                 .unwrap_or_else(|| "rossmann-ensemble".into()),
             thresholds,
-            verbose: args.verbose,
             quiet: args.quiet,
             project_dir,
         })
+    }
+
+    /// Where this invocation records runs and finds registered models.
+    pub fn tracking_target(&self) -> modelops_pipeline::track::TrackingTarget {
+        modelops_pipeline::track::TrackingTarget {
+            tracking_uri: self.tracking_uri.clone(),
+            artifact_root: self.artifact_root.clone(),
+            experiment: self.experiment.clone(),
+        }
     }
 
     /// The data directory a command should use: its own `--data-dir` flag when given, else the project's.

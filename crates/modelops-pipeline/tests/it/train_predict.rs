@@ -87,10 +87,7 @@ fn train_then_predict_keeps_input_order_and_is_reproducible() {
 
     let first = train(&plan(project, "run-a"), &Silent).expect("training works on synthetic data");
     assert!(first.train_rows > 1000, "{first:?}");
-    let holdout = first
-        .ensemble_holdout
-        .clone()
-        .expect("a 42-day holdout is scored");
+    let holdout = first.ensemble_holdout.expect("a 42-day holdout is scored");
     assert!(
         holdout.rmspe.is_finite() && holdout.rmspe < 0.5,
         "ensemble holdout RMSPE {}",

@@ -11,7 +11,6 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use modelops_pipeline::predict::predict_file;
 use modelops_pipeline::registry::RegistryClient;
-use modelops_pipeline::track::TrackingTarget;
 use modelops_tracking::registry::Stage;
 
 use crate::commands::{data, features, train, validate};
@@ -121,11 +120,7 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     let printer = StepPrinter::new(ctx.quiet);
     let report = modelops_pipeline::train::train(&plan, &printer)?;
     train::print_report(&report);
-    let target = TrackingTarget {
-        tracking_uri: ctx.tracking_uri.clone(),
-        artifact_root: ctx.artifact_root.clone(),
-        experiment: ctx.experiment.clone(),
-    };
+    let target = ctx.tracking_target();
     let run_id = modelops_pipeline::track::record_training(&target, &plan.run_name, &report)?;
     println!("Tracked: run {run_id} in experiment '{}'", ctx.experiment);
 

@@ -4,7 +4,6 @@
 use anyhow::{Context as _, bail};
 use modelops_pipeline::predict::ModelLabel;
 use modelops_pipeline::registry::RegistryClient;
-use modelops_pipeline::track::TrackingTarget;
 use std::path::PathBuf;
 
 use crate::context::Context;
@@ -13,11 +12,7 @@ use crate::context::Context;
 /// is not on this machine) and plain paths directly.
 pub fn resolve(uri: &str, ctx: &Context) -> anyhow::Result<(PathBuf, ModelLabel)> {
     if uri.starts_with("models:/") || uri.starts_with("runs:/") {
-        let target = TrackingTarget {
-            tracking_uri: ctx.tracking_uri.clone(),
-            artifact_root: ctx.artifact_root.clone(),
-            experiment: ctx.experiment.clone(),
-        };
+        let target = ctx.tracking_target();
         let registry = RegistryClient::open(&target).with_context(|| {
             format!(
                 "cannot open the tracking store {} to resolve {uri}",

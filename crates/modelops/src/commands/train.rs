@@ -123,11 +123,7 @@ pub fn exec(args: TrainArgs, ctx: &Context) -> anyhow::Result<u8> {
     let report = train(&plan, &printer)?;
     print_report(&report);
     if !args.no_track {
-        let target = modelops_pipeline::track::TrackingTarget {
-            tracking_uri: ctx.tracking_uri.clone(),
-            artifact_root: ctx.artifact_root.clone(),
-            experiment: ctx.experiment.clone(),
-        };
+        let target = ctx.tracking_target();
         let run_id = modelops_pipeline::track::record_training(&target, &plan.run_name, &report)
             .with_context(|| {
                 format!(

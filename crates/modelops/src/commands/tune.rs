@@ -10,7 +10,6 @@ use clap::{Args, ValueEnum};
 use modelops_eval::CvConfig;
 use modelops_models::Engine;
 use modelops_pipeline::serving::TargetTransform;
-use modelops_pipeline::track::TrackingTarget;
 use modelops_pipeline::tune::{TunePlan, tune};
 
 use crate::context::Context;
@@ -142,11 +141,7 @@ pub fn exec(args: TuneArgs, ctx: &Context) -> anyhow::Result<u8> {
         max_rounds: args.max_rounds,
         threads: args.threads,
         target: TargetTransform::Log1p,
-        tracking: Some(TrackingTarget {
-            tracking_uri: ctx.tracking_uri.clone(),
-            artifact_root: ctx.artifact_root.clone(),
-            experiment: ctx.experiment.clone(),
-        }),
+        tracking: Some(ctx.tracking_target()),
     };
     let printer: Arc<dyn modelops_pipeline::Progress> = Arc::new(StepPrinter::new(ctx.quiet));
     let results = tune(&plan, printer).context("tuning failed")?;

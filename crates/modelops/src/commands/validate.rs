@@ -7,7 +7,6 @@ use anyhow::Context as _;
 use clap::Args;
 use modelops_pipeline::gate::{GateReport, GateThresholds, evaluate};
 use modelops_pipeline::registry::RegistryClient;
-use modelops_pipeline::track::TrackingTarget;
 use modelops_tracking::registry::Stage;
 use modelops_tracking::{RunLogger, RunStatus};
 
@@ -55,21 +54,13 @@ pub struct Verdict {
     pub promoted: bool,
 }
 
-fn target(ctx: &Context) -> TrackingTarget {
-    TrackingTarget {
-        tracking_uri: ctx.tracking_uri.clone(),
-        artifact_root: ctx.artifact_root.clone(),
-        experiment: ctx.experiment.clone(),
-    }
-}
-
 /// Validates (and maybe promotes) one version; shared by `validate`, `retrain` and `demo`.
 pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
     let name = args
         .model_name
         .clone()
         .unwrap_or_else(|| ctx.model_name.clone());
-    let target = target(ctx);
+    let target = ctx.tracking_target();
     let registry = RegistryClient::open(&target)?;
     let version = match args.version {
         Some(v) => v,
