@@ -31,8 +31,9 @@ pub fn test_python() -> Option<PathBuf> {
     None
 }
 
-/// Serves `backend` on a free loopback port in a background runtime, runs the suite, stops the server.
-fn run_suite(backend: &str, artifacts: &std::path::Path) {
+/// Serves `backend` on a free loopback port in a background runtime, runs `tests/python/<script>` against it,
+/// stops the server; `suite` names it in failure messages.
+pub fn run_python_suite(script: &str, suite: &str, backend: &str, artifacts: &std::path::Path) {
     let Some(python) = test_python() else { return };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -53,7 +54,9 @@ fn run_suite(backend: &str, artifacts: &std::path::Path) {
     let server = runtime.spawn(modelops_server::serve_on(listener, state, async {
         let _ = stopped.await;
     }));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/mlflow_compat.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
     let output = Command::new(&python)
         .arg(&script)
         .env("MLFLOW_TRACKING_URI", format!("http://{address}"))
@@ -68,9 +71,18 @@ fn run_suite(backend: &str, artifacts: &std::path::Path) {
     println!("{stdout}");
     assert!(
         output.status.success(),
-        "MLflow client suite failed on {backend}:\n{stdout}\n{stderr}"
+        "{suite} failed on {backend}:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+fn run_suite(backend: &str, artifacts: &std::path::Path) {
+    run_python_suite(
+        "mlflow_compat.py",
+        "MLflow client suite",
+        backend,
+        artifacts,
+    );
 }
 
 #[test]

@@ -2,49 +2,15 @@
 //! here on `127.0.0.1:0`, over SQLite and, when `MODELOPS_TEST_POSTGRES_URL` is set, PostgreSQL. Skips like the
 //! tracking suite when the test Python is missing (fails instead under `MODELOPS_REQUIRE_EXTERNAL=1`).
 
-use crate::mlflow_client::test_python;
-use std::path::PathBuf;
-use std::process::Command;
+use crate::mlflow_client::run_python_suite;
 
 fn run_registry_suite(backend: &str, artifacts: &std::path::Path) {
-    let Some(python) = test_python() else { return };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (state, listener) = runtime.block_on(async {
-        let state = modelops_server::AppState::open(backend, artifacts.to_str().unwrap())
-            .await
-            .unwrap();
-        (
-            state,
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-    });
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(modelops_server::serve_on(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_registry.py");
-    let output = Command::new(&python)
-        .arg(&script)
-        .env("MLFLOW_TRACKING_URI", format!("http://{address}"))
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        .output()
-        .unwrap();
-    let _ = stop.send(());
-    runtime.block_on(server).unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "MLflow registry suite failed on {backend}:\n{stdout}\n{stderr}"
+    run_python_suite(
+        "test_registry.py",
+        "MLflow registry suite",
+        backend,
+        artifacts,
     );
-    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
 #[test]
