@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts (idempotently) a throwaway PostgreSQL cluster for the tracking-store tests, from Debian's packages,
+# Starts (idempotently) a throwaway PostgreSQL cluster, recreates an empty test database for the tracking-store tests, from Debian's packages,
 # listening on 127.0.0.1 only, and prints the URL to export:
 #
 #   eval "$(scripts/start-postgres.sh)"      # sets MODELOPS_TEST_POSTGRES_URL
@@ -53,8 +53,7 @@ for _ in $(seq 1 30); do
     if "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -q; then break; fi
     sleep 1
 done
-if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" \
-    | grep -q 1; then
-    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$PG_DB" >&2
-fi
+# Every start hands the tests a fresh, empty database: state left by an earlier run must never decide a result.
+"$PG_BIN/dropdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres --if-exists --force "$PG_DB" >&2
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$PG_DB" >&2
 echo "export MODELOPS_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DB"

@@ -189,7 +189,14 @@ def searches():
         client.create_registered_model(f"{prefix}-{i}")
         mlflow.register_model(f"runs:/{run.info.run_id}/model", f"{prefix}-{i}")
         client.create_model_version(f"{prefix}-{i}", f"runs:/{run.info.run_id}/model", run.info.run_id, tags={"t": "1"})
-    everything = client.search_registered_models()
+    # The store may hold other suites' models: walk every page rather than trusting the first one.
+    everything, token = [], None
+    while True:
+        page = client.search_registered_models(max_results=50, page_token=token)
+        everything.extend(page)
+        token = page.token
+        if not token:
+            break
     assert {f"{prefix}-{i}" for i in range(3)} <= {m.name for m in everything}
     page = client.search_registered_models(filter_string=f"name LIKE '{prefix}%'", max_results=2)
     assert len(page) == 2 and page.token
