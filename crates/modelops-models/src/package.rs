@@ -9,6 +9,7 @@
 //! | `feature_spec.json` | the feature builder's spec (categorical levels, store profiles, …), opaque here |
 //! | `weights.json` | the ensemble weights |
 //! | `lineage.json` | [`Lineage`]: data fingerprints, git commit, hyperparameters, metrics, training date range |
+//! | `reference_profile.json` | optional: the training distributions drift monitoring compares traffic with (written by `modelops-monitor`, opaque here; listed as `flavors.modelops_ensemble.reference_profile`) |
 //!
 //! There is no `python_function` flavor: no Python loader module ships with the package, so claiming one would
 //! be false. Each component file loads in its own Python library.
@@ -32,6 +33,8 @@ pub const FEATURE_SPEC_FILE: &str = "feature_spec.json";
 pub const WEIGHTS_FILE: &str = "weights.json";
 /// The lineage's file name.
 pub const LINEAGE_FILE: &str = "lineage.json";
+/// The reference profile's file name (optional; see [`SaveOptions::reference_profile`]).
+pub const REFERENCE_PROFILE_FILE: &str = "reference_profile.json";
 /// Our flavor's name in `MLmodel`.
 pub const FLAVOR: &str = "modelops_ensemble";
 /// The package layout version this code writes and reads.
@@ -116,6 +119,10 @@ pub struct EnsembleFlavor {
     pub weights_file: String,
     /// The lineage file.
     pub lineage: String,
+    /// The reference profile file for drift monitoring, when the package has one (packages written before it
+    /// existed have none, and still load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_profile: Option<String>,
     /// SHA-256 (hex) of every file except `MLmodel`, by file name.
     pub checksums: BTreeMap<String, String>,
 }
@@ -146,6 +153,9 @@ pub struct SaveOptions {
     pub artifact_path: String,
     /// The tracking run, when known.
     pub run_id: Option<String>,
+    /// The reference profile (JSON text, produced by `modelops-monitor`), stored as
+    /// [`REFERENCE_PROFILE_FILE`] and covered by the checksums; `None` writes none.
+    pub reference_profile: Option<String>,
 }
 
 impl Default for SaveOptions {
@@ -153,6 +163,7 @@ impl Default for SaveOptions {
         Self {
             artifact_path: DEFAULT_ARTIFACT_PATH.into(),
             run_id: None,
+            reference_profile: None,
         }
     }
 }
@@ -311,10 +322,17 @@ impl ModelPackage {
         write_json(&staging.join(FEATURE_SPEC_FILE), feature_spec)?;
         write_json(&staging.join(WEIGHTS_FILE), &ensemble.weights())?;
         write_json(&staging.join(LINEAGE_FILE), lineage)?;
+        if let Some(profile) = &options.reference_profile {
+            let path = staging.join(REFERENCE_PROFILE_FILE);
+            std::fs::write(&path, profile).map_err(io_error(&path))?;
+        }
 
         let mut checksums = BTreeMap::new();
         let mut files: Vec<String> = engines.values().map(|c| c.file.clone()).collect();
         files.extend([FEATURE_SPEC_FILE, WEIGHTS_FILE, LINEAGE_FILE].map(String::from));
+        if options.reference_profile.is_some() {
+            files.push(REFERENCE_PROFILE_FILE.into());
+        }
         for file in files {
             let path = staging.join(&file);
             let bytes = std::fs::read(&path).map_err(io_error(&path))?;
@@ -337,6 +355,10 @@ impl ModelPackage {
                     feature_spec: FEATURE_SPEC_FILE.into(),
                     weights_file: WEIGHTS_FILE.into(),
                     lineage: LINEAGE_FILE.into(),
+                    reference_profile: options
+                        .reference_profile
+                        .is_some()
+                        .then(|| REFERENCE_PROFILE_FILE.into()),
                     checksums,
                 },
             },
@@ -376,6 +398,43 @@ impl ModelPackage {
             });
         }
         Ok(manifest)
+    }
+
+    /// Reads the package's reference profile (JSON text) after verifying its checksum, without loading any model
+    /// (monitoring needs only this file). `Ok(None)` when the package has no profile.
+    ///
+    /// # Errors
+    /// As [`ModelPackage::read_manifest`]; [`ModelError::Io`] when the listed file is missing,
+    /// [`ModelError::ChecksumMismatch`] when it was modified, [`ModelError::Format`] when it has no checksum.
+    pub fn read_reference_profile(dir: &Path) -> Result<Option<String>, ModelError> {
+        let manifest = Self::read_manifest(dir)?;
+        let flavor = &manifest.flavors.modelops_ensemble;
+        let Some(file) = &flavor.reference_profile else {
+            return Ok(None);
+        };
+        let expected = flavor
+            .checksums
+            .get(file)
+            .ok_or_else(|| ModelError::Format {
+                path: dir.join(MANIFEST_FILE),
+                reason: format!("{file} has no checksum in the manifest"),
+            })?;
+        let path = safe_join(dir, file)?;
+        let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+        let actual = sha256_hex(&bytes);
+        if &actual != expected {
+            return Err(ModelError::ChecksumMismatch {
+                path,
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| ModelError::Format {
+                path,
+                reason: format!("not UTF-8 text: {e}"),
+            })
     }
 
     /// Loads the package at `dir` after verifying every file's checksum.

@@ -19,6 +19,7 @@
 //! - [`sketch`]: compact numeric sketches (with their error bound) and category counts.
 //! - [`profile`]: [`ColumnSet`] and [`ReferenceProfile`].
 //! - [`drift`]: the drift check, its rules and the report structure.
+//! - [`monitored`]: the Rossmann columns both sides of a check use ([`MonitoredRows`]).
 //! - [`html`]: the HTML report (inline CSS and SVG, no scripts); [`report`]: writing report files.
 //! - [`performance`]: live RMSPE/MAE.
 #![deny(missing_docs)]
@@ -26,6 +27,7 @@
 pub mod drift;
 pub mod error;
 pub mod html;
+pub mod monitored;
 pub mod performance;
 pub mod profile;
 pub mod report;
@@ -38,6 +40,7 @@ pub use drift::{
 };
 pub use error::MonitorError;
 pub use html::render_html;
+pub use monitored::{MONITORED_FEATURES, MonitoredRow, MonitoredRows};
 pub use performance::{
     PerformanceAlert, PerformanceThresholds, ScoredPrediction, WeeklyPerformance,
 };

@@ -312,6 +312,32 @@ pub fn predict_file(
     output: &Path,
     progress: &dyn Progress,
 ) -> Result<PredictReport, PipelineError> {
+    predict_file_with_batch(package_dir, label, input, output, progress).map(|(report, _)| report)
+}
+
+/// The rows a batch prediction parsed, their predictions and the package's feature spec: what the prediction
+/// log records (`modelops predict` logs every prediction).
+#[derive(Clone, Debug)]
+pub struct PredictedBatch {
+    /// The input rows, in input order.
+    pub rows: Vec<InputRow>,
+    /// The ensemble's predicted sales, one per row.
+    pub predictions: Vec<f64>,
+    /// The package's feature spec (store metadata for the log's derived columns).
+    pub features: modelops_features::FeatureSpec,
+}
+
+/// [`predict_file`], also returning the predicted batch.
+///
+/// # Errors
+/// As [`predict_file`].
+pub fn predict_file_with_batch(
+    package_dir: &Path,
+    label: ModelLabel,
+    input: &Path,
+    output: &Path,
+    progress: &dyn Progress,
+) -> Result<(PredictReport, PredictedBatch), PipelineError> {
     let started = Instant::now();
     progress.step("load model", 0);
     let package = ModelPackage::load(package_dir)?;
@@ -361,7 +387,12 @@ pub fn predict_file(
     let text = serde_json::to_string_pretty(&report)
         .map_err(|e| PipelineError::Invalid(format!("cannot serialise the metadata: {e}")))?;
     std::fs::write(&metadata_path, text + "\n").map_err(PipelineError::io(&metadata_path))?;
-    Ok(report)
+    let batch = PredictedBatch {
+        rows,
+        predictions: predicted.ensemble,
+        features: spec.features,
+    };
+    Ok((report, batch))
 }
 
 /// `<dir>/<stem>_metadata.json` beside an output file.

@@ -6,6 +6,9 @@
 //! `modelops_features::dataset`), holdout rows from the origin itself, so the holdout score is an honest
 //! 1..42-day-ahead forecast score. The package's feature spec carries the history at the *end* of the data, so a
 //! forecast for the days after the data uses everything known.
+//!
+//! The package also carries the drift-monitoring reference profile of the training rows (`reference_profile.json`,
+//! see `modelops_monitor::MonitoredRows`), so `modelops monitor drift` never needs the training file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -429,12 +432,16 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         },
     };
     let package_dir = plan.packages_dir.join(&plan.run_name);
+    let reference_profile = reference_profile(&ensemble, plan.target, &train_rows, data.stores())?;
     ModelPackage::save(
         &package_dir,
         &ensemble,
         &spec_json,
         &lineage,
-        &SaveOptions::default(),
+        &SaveOptions {
+            reference_profile: Some(reference_profile),
+            ..SaveOptions::default()
+        },
     )?;
     progress.finish(&package_dir.display().to_string());
 
@@ -477,6 +484,61 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         metrics,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The drift-monitoring reference profile (JSON) of the training rows: every monitored input and derived feature
+/// (`modelops_monitor::MONITORED_FEATURES`) and the ensemble's predictions on those rows, partitioned by calendar
+/// month so `monitor drift --reference-window same-months` can compare a season with the same season.
+///
+/// The rows are the ones the models were fitted on (open days with sales); the predictions are in-sample.
+fn reference_profile(
+    ensemble: &Ensemble,
+    target: TargetTransform,
+    rows: &LabelledRows,
+    stores: &modelops_features::StoreTable,
+) -> Result<String, PipelineError> {
+    let predicted = predict_sales(ensemble, target, &rows.features, &rows.rows)?;
+    let promo2_active = rows
+        .features
+        .names()
+        .iter()
+        .position(|n| n == "Promo2Active");
+    let mut monitored = modelops_monitor::MonitoredRows::with_capacity(rows.len());
+    for (i, (row, prediction)) in rows.rows.iter().zip(&predicted.ensemble).enumerate() {
+        let Some(date) = date_of(row.date) else {
+            continue;
+        };
+        let meta = stores.get(row.store);
+        monitored.push(&modelops_monitor::MonitoredRow {
+            store: row.store,
+            date,
+            day_of_week: row.day_of_week,
+            promo: row.promo,
+            state_holiday: row.state_holiday.as_str(),
+            school_holiday: row.school_holiday,
+            store_type: meta.map_or("", |m| m.store_type.as_str()),
+            assortment: meta.map_or("", |m| m.assortment.as_str()),
+            competition_distance: f64::from(
+                meta.and_then(|m| m.competition_distance)
+                    .unwrap_or(modelops_features::table::NO_COMPETITOR_SENTINEL),
+            ),
+            promo2: meta.is_some_and(|m| m.promo2),
+            promo2_active: promo2_active
+                .and_then(|c| rows.features.row(i).get(c))
+                .is_some_and(|v| *v == 1.0),
+            prediction: Some(*prediction),
+        });
+    }
+    let monitor_error = |e: modelops_monitor::MonitorError| {
+        PipelineError::Invalid(format!("reference profile: {e}"))
+    };
+    let columns = monitored.column_set().map_err(monitor_error)?;
+    let profile = modelops_monitor::ReferenceProfile::build(
+        &columns,
+        &modelops_monitor::SketchConfig::default(),
+    )
+    .map_err(monitor_error)?;
+    profile.to_json().map_err(monitor_error)
 }
 
 fn params_json(params: &[(String, String)]) -> serde_json::Value {

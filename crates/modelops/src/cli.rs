@@ -64,7 +64,8 @@ pub enum Command {
     Rollback(commands::promote::RollbackArgs),
     /// Serve predictions over HTTP (port 8000): /predict, /invocations, hot reload, prediction log.
     Serve(commands::serve::ServeArgs),
-    /// Monitoring: record actual sales for live performance (`actuals`).
+    /// Monitoring: drift reports over the prediction log (`drift`), actual sales (`actuals`) and live RMSPE per
+    /// version and week (`performance`).
     #[command(subcommand)]
     Monitor(commands::monitor::MonitorCommand),
     /// Features: build the origin-safe feature table and the feature spec.

@@ -177,3 +177,54 @@ fn a_directory_without_manifest_is_not_a_package() {
     let err = ModelPackage::load(root.path()).unwrap_err();
     assert!(err.to_string().contains(MANIFEST_FILE), "{err}");
 }
+
+#[test]
+fn a_reference_profile_is_listed_checksummed_and_read_without_the_models() {
+    let data = synthetic(600, 57);
+    let root = tempfile::tempdir().unwrap();
+    let members = fit_members(&data);
+    let weights = weights_for(&members);
+    let ensemble = Ensemble::new(members, weights).unwrap();
+    let profile = r#"{"format_version":1,"features":[]}"#;
+    let with = root.path().join("with");
+    let options = SaveOptions {
+        reference_profile: Some(profile.into()),
+        ..SaveOptions::default()
+    };
+    let manifest = ModelPackage::save(&with, &ensemble, &spec(), &lineage(), &options).unwrap();
+    let flavor = &manifest.flavors.modelops_ensemble;
+    assert_eq!(
+        flavor.reference_profile.as_deref(),
+        Some(modelops_models::package::REFERENCE_PROFILE_FILE)
+    );
+    assert!(
+        flavor
+            .checksums
+            .contains_key(modelops_models::package::REFERENCE_PROFILE_FILE)
+    );
+    assert_eq!(
+        ModelPackage::read_reference_profile(&with)
+            .unwrap()
+            .as_deref(),
+        Some(profile)
+    );
+    ModelPackage::load(&with).unwrap();
+
+    // A package without one reads as None and its manifest does not mention it.
+    write_package(&data, &root.path().join("without"));
+    assert_eq!(
+        ModelPackage::read_reference_profile(&root.path().join("without")).unwrap(),
+        None
+    );
+    let text = std::fs::read_to_string(root.path().join("without").join(MANIFEST_FILE)).unwrap();
+    assert!(!text.contains("reference_profile"), "{text}");
+
+    // A modified profile is refused by name.
+    std::fs::write(
+        with.join(modelops_models::package::REFERENCE_PROFILE_FILE),
+        "{}",
+    )
+    .unwrap();
+    let err = ModelPackage::read_reference_profile(&with).unwrap_err();
+    assert!(err.to_string().contains("reference_profile.json"), "{err}");
+}

@@ -27,6 +27,10 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_VALIDATION_FAILED: u8 = 3;
 /// A model version failed the validation gate (`validate`, `retrain`).
 pub const EXIT_GATE_FAILED: u8 = 4;
+/// `monitor drift` found dataset drift (more than the drift-share threshold of the features drifted).
+pub const EXIT_DRIFT_DETECTED: u8 = 5;
+/// `monitor performance` found a week above the RMSPE (or MAE) threshold.
+pub const EXIT_PERFORMANCE_ALERT: u8 = 6;
 
 /// Runs one subcommand and returns the process exit code.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {

@@ -1,7 +1,10 @@
-//! `modelops predict`: batch predictions from a model package for a file in the Kaggle test schema.
+//! `modelops predict`: batch predictions from a model package for a file in the Kaggle test schema. Every
+//! prediction is also recorded in the prediction log (source `batch`) for drift monitoring, unless `--no-log`;
+//! a logging failure is a warning, never a lost prediction file.
 
+use anyhow::Context as _;
 use clap::Args;
-use modelops_pipeline::predict::predict_file;
+use modelops_pipeline::predict::{ModelLabel, PredictedBatch, predict_file_with_batch};
 use std::path::PathBuf;
 
 use crate::context::Context;
@@ -34,6 +37,12 @@ pub struct PredictArgs {
     /// Output file (.csv or .parquet): the input columns in input order plus Predicted_Sales.
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Do not record the predictions in the prediction log (they are logged by default, for `monitor drift`).
+    #[arg(long)]
+    pub no_log: bool,
+    /// Database of the prediction log. Default: the tracking store's database.
+    #[arg(long, value_name = "URI", env = "MODELOPS_PREDICTION_LOG_URI")]
+    pub prediction_log_uri: Option<String>,
 }
 
 /// Runs `modelops predict`.
@@ -45,7 +54,15 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
     };
     let (package_dir, label) = crate::commands::model_uri::resolve(&uri, ctx)?;
     let printer = StepPrinter::new(ctx.quiet);
-    let report = predict_file(&package_dir, label, &args.input, &args.output, &printer)?;
+    let started = std::time::Instant::now();
+    let (report, batch) = predict_file_with_batch(
+        &package_dir,
+        label.clone(),
+        &args.input,
+        &args.output,
+        &printer,
+    )?;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!(
         "{} predictions ({} … {}, {} closed rows → 0) written to {}",
         report.n_predictions,
@@ -58,5 +75,62 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
         "Metadata: {}",
         modelops_pipeline::predict::metadata_path(&report.output_path).display()
     );
+    if args.no_log {
+        println!("Prediction log: not recorded (--no-log)");
+        return Ok(crate::commands::EXIT_OK);
+    }
+    let Some(uri) = log_uri(&args, ctx) else {
+        eprintln!(
+            "warning: the tracking store {} is remote, so the predictions were written but NOT logged for \
+             monitoring; give the prediction log's database with --prediction-log-uri",
+            ctx.tracking_uri
+        );
+        return Ok(crate::commands::EXIT_OK);
+    };
+    match log_predictions(&uri, &label, &batch, elapsed_ms) {
+        Ok(rows) => println!("Prediction log: {rows} predictions recorded in {uri} (source batch)"),
+        Err(err) => eprintln!(
+            "warning: the predictions were written to {}, but logging them for monitoring failed: {err:#}\n\
+             (monitor drift will not see this batch; run again with --prediction-log-uri, or --no-log to skip)",
+            report.output_path.display()
+        ),
+    }
     Ok(crate::commands::EXIT_OK)
+}
+
+/// The prediction log's database: `--prediction-log-uri`, else the tracking store's own database.
+fn log_uri(args: &PredictArgs, ctx: &Context) -> Option<String> {
+    match &args.prediction_log_uri {
+        Some(uri) => Some(super::serve::absolutize_sqlite(uri, &ctx.project_dir)),
+        None => modelops_serve::log_uri_for_tracking(&ctx.tracking_uri),
+    }
+}
+
+/// Writes one log row per prediction, labelled with the model's registered name, version and stage.
+fn log_predictions(
+    uri: &str,
+    label: &ModelLabel,
+    batch: &PredictedBatch,
+    elapsed_ms: f64,
+) -> anyhow::Result<usize> {
+    let log_label = modelops_serve::LogLabel {
+        source: "batch".into(),
+        model_name: label.model_name.clone().unwrap_or_default(),
+        model_version: label.model_version.clone().unwrap_or_default(),
+        model_stage: label.model_stage.clone().unwrap_or_default(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime
+        .block_on(modelops_serve::log_batch(
+            uri,
+            &log_label,
+            &batch.features,
+            &batch.rows,
+            &batch.predictions,
+            elapsed_ms,
+        ))
+        .map_err(|e| anyhow::anyhow!(e))
 }
