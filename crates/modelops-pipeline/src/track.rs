@@ -15,6 +15,23 @@ pub struct TrackingTarget {
     pub artifact_root: String,
     /// Experiment name.
     pub experiment: String,
+    /// When set, runs are recorded as children of this run (MLflow's `mlflow.parentRunId` tag), as
+    /// `modelops retrain` does with one parent run per pipeline.
+    pub parent_run_id: Option<String>,
+}
+
+/// MLflow's tag naming a run's parent.
+pub const PARENT_RUN_TAG: &str = "mlflow.parentRunId";
+
+impl TrackingTarget {
+    /// The tags every run of `job` gets: `modelops.job` and, under a parent, `mlflow.parentRunId`.
+    pub fn run_tags<'a>(&'a self, job: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut tags = vec![("modelops.job", job)];
+        if let Some(parent) = &self.parent_run_id {
+            tags.push((PARENT_RUN_TAG, parent.as_str()));
+        }
+        tags
+    }
 }
 
 /// The artifact path of the package inside its run (the reference's).
@@ -35,7 +52,7 @@ pub fn record_training(
         &target.artifact_root,
         &target.experiment,
         Some(run_name),
-        &[("modelops.job", "train")],
+        &target.run_tags("train"),
     )?;
     let run_id = logger.run_id().to_string();
     let outcome = (|| {

@@ -79,6 +79,9 @@ pub enum Command {
     /// Train LightGBM, XGBoost and the CatBoost-compatible booster, blend them, score the holdout, package and
     /// register the model.
     Train(commands::train::TrainArgs),
+    /// The scheduled pipeline: validate raw data, features, train, register, gate → Staging, optional smoke test;
+    /// stops before Production (the human step) and prints the promote command. For cron / systemd timers.
+    Retrain(Box<commands::retrain::RetrainArgs>),
     /// The automated gate: score a registered version on the days after its training data; pass → Staging.
     Validate(commands::validate::ValidateArgs),
     /// Batch predictions for a file of rows in the Kaggle test schema.

@@ -94,9 +94,11 @@ fn env_f64(name: &str) -> anyhow::Result<Option<f64>> {
 impl Context {
     /// Resolves the settings of this invocation.
     pub fn resolve(args: &GlobalArgs) -> anyhow::Result<Self> {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        // Absolute, so derived paths and `sqlite:///…` URIs stay valid whatever directory a job later runs in.
         let project_dir = match &args.project_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::current_dir().context("cannot read the current directory")?,
+            Some(dir) => cwd.join(dir),
+            None => cwd,
         };
         let config_path = args
             .config_file
@@ -186,6 +188,7 @@ impl Context {
             tracking_uri: self.tracking_uri.clone(),
             artifact_root: self.artifact_root.clone(),
             experiment: self.experiment.clone(),
+            parent_run_id: None,
         }
     }
 

@@ -126,26 +126,12 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
 
     step(5, "register the model");
     let registry = RegistryClient::open(&target)?;
-    let mut tags: Vec<(String, String)> = vec![("training_run_id".into(), run_id.clone())];
-    for (path, hash) in &report.data_fingerprints {
-        tags.push((format!("data_hash.{path}"), hash.clone()));
-    }
-    if let Some(commit) = &plan.git_commit {
-        tags.push(("git_commit".into(), commit.clone()));
-    }
-    tags.push((
-        "weights".into(),
-        report
-            .weights
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(","),
-    ));
-    let version = registry.register(
-        &ctx.model_name,
+    let version = train::register(
+        &registry,
+        ctx,
         &run_id,
-        &tags,
+        &plan,
+        &report,
         "modelops demo: weighted LightGBM/XGBoost/oblivious ensemble",
     )?;
     println!(
@@ -163,6 +149,7 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
             no_auto_promote: false,
             data_dir: None,
             window_days: 42,
+            parent_run_id: None,
         },
         ctx,
     )?;
@@ -234,31 +221,15 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
     Ok(crate::commands::EXIT_OK)
 }
 
-/// Writes a batch in the Kaggle test schema for the 42 days after the data: a short synthetic continuation for
-/// the first `stores` stores, without Sales and Customers.
+/// Writes a batch in the Kaggle test schema for the 42 days after the data (which ends 2015-06-19) for the first
+/// `stores` stores.
 fn demo_batch(ctx: &Context, stores: u32, seed: u64) -> anyhow::Result<PathBuf> {
-    let dir = ctx.outputs_dir.join("demo");
-    let tmp = dir.join("future");
-    let config = modelops_data::synth::SynthConfig {
-        stores: stores.max(1),
-        start: chrono::NaiveDate::from_ymd_opt(2015, 6, 20).context("date")?,
-        end: chrono::NaiveDate::from_ymd_opt(2015, 7, 31).context("date")?,
+    let first = chrono::NaiveDate::from_ymd_opt(2015, 6, 20).context("date")?;
+    Ok(modelops_pipeline::smoke::future_inputs(
+        &ctx.outputs_dir.join("demo"),
+        first,
+        42,
+        stores,
         seed,
-    };
-    modelops_data::synth::generate(&config, &tmp, &|_, _| {})?;
-    let frame = modelops_pipeline::predict::read_input(&tmp.join("train.csv"))?;
-    let mut batch = frame
-        .select([
-            "Store",
-            "DayOfWeek",
-            "Date",
-            "Open",
-            "Promo",
-            "StateHoliday",
-            "SchoolHoliday",
-        ])
-        .context("selecting the Kaggle test columns")?;
-    let path = dir.join("batch.csv");
-    modelops_pipeline::predict::write_table(&mut batch, &path)?;
-    Ok(path)
+    )?)
 }

@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod predict;
 pub mod promote;
 pub mod registry;
+pub mod retrain;
 pub mod serve;
 pub mod server;
 pub mod train;
@@ -27,10 +28,21 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_VALIDATION_FAILED: u8 = 3;
 /// A model version failed the validation gate (`validate`, `retrain`).
 pub const EXIT_GATE_FAILED: u8 = 4;
+// Codes 5 and up mean different things per command (`monitor` and `retrain` below); 0, 1, 3 and 4 are shared.
 /// `monitor drift` found dataset drift (more than the drift-share threshold of the features drifted).
 pub const EXIT_DRIFT_DETECTED: u8 = 5;
 /// `monitor performance` found a week above the RMSPE (or MAE) threshold.
 pub const EXIT_PERFORMANCE_ALERT: u8 = 6;
+/// `retrain`: ingesting the raw data or building features failed.
+pub const EXIT_FEATURES_FAILED: u8 = 5;
+/// `retrain`: training failed.
+pub const EXIT_TRAINING_FAILED: u8 = 6;
+/// `retrain`: the tracking store or the registry failed (recording the run, registering the version).
+pub const EXIT_TRACKING_FAILED: u8 = 7;
+/// `retrain --test-inference`: the Staging model's smoke test failed.
+pub const EXIT_INFERENCE_FAILED: u8 = 8;
+/// `retrain`: another retraining run holds the lock.
+pub const EXIT_LOCKED: u8 = 9;
 
 /// Runs one subcommand and returns the process exit code.
 pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {
@@ -40,6 +52,7 @@ pub fn run(command: Command, ctx: &Context) -> anyhow::Result<u8> {
         Command::Features(cmd) => features::exec(cmd, ctx),
         Command::Baseline(args) => baseline::exec(args, ctx),
         Command::Train(args) => train::exec(args, ctx),
+        Command::Retrain(args) => retrain::exec(*args, ctx),
         Command::Validate(args) => validate::exec(args, ctx),
         Command::Predict(args) => predict::exec(args, ctx),
         Command::Tune(args) => tune::exec(args, ctx),

@@ -4,8 +4,10 @@
 use anyhow::Context as _;
 use clap::Args;
 use modelops_models::EnsembleWeights;
+use modelops_pipeline::registry::RegistryClient;
 use modelops_pipeline::serving::TargetTransform;
 use modelops_pipeline::train::{Rounds, TrainPlan, TrainReport, train};
+use modelops_tracking::registry::ModelVersion;
 use std::path::PathBuf;
 
 use crate::context::Context;
@@ -137,6 +139,32 @@ pub fn exec(args: TrainArgs, ctx: &Context) -> anyhow::Result<u8> {
         );
     }
     Ok(crate::commands::EXIT_OK)
+}
+
+/// Registers the package that run `run_id` logged as a new version of the configured model, tagged with its
+/// lineage (training run, data fingerprints, git commit, weights). Shared by `demo` and `retrain`.
+pub fn register(
+    registry: &RegistryClient,
+    ctx: &Context,
+    run_id: &str,
+    plan: &TrainPlan,
+    report: &TrainReport,
+    description: &str,
+) -> anyhow::Result<ModelVersion> {
+    let mut tags: Vec<(String, String)> = vec![("training_run_id".into(), run_id.to_string())];
+    for (path, hash) in &report.data_fingerprints {
+        tags.push((format!("data_hash.{path}"), hash.clone()));
+    }
+    if let Some(commit) = &plan.git_commit {
+        tags.push(("git_commit".into(), commit.clone()));
+    }
+    let weights: Vec<String> = report
+        .weights
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    tags.push(("weights".into(), weights.join(",")));
+    Ok(registry.register(&ctx.model_name, run_id, &tags, description)?)
 }
 
 /// Prints the scores table of a training run.

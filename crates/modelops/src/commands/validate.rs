@@ -42,6 +42,9 @@ pub struct ValidateArgs {
     /// Days scored after the training data.
     #[arg(long, default_value_t = 42)]
     pub window_days: i32,
+    /// Record the gate's run as a child of this run (set by `retrain`, not a flag).
+    #[arg(skip)]
+    pub parent_run_id: Option<String>,
 }
 
 /// What validation decided, for callers such as `demo` and `retrain`.
@@ -60,7 +63,8 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
         .model_name
         .clone()
         .unwrap_or_else(|| ctx.model_name.clone());
-    let target = ctx.tracking_target();
+    let mut target = ctx.tracking_target();
+    target.parent_run_id = args.parent_run_id.clone();
     let registry = RegistryClient::open(&target)?;
     let version = match args.version {
         Some(v) => v,
@@ -99,7 +103,7 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> anyhow::Result<Verdict> {
         &target.artifact_root,
         &target.experiment,
         Some(&format!("validate_{name}_v{version}")),
-        &[("modelops.job", "validate")],
+        &target.run_tags("validate"),
     )?;
     let mut metrics: Vec<(String, f64)> = vec![
         ("holdout_rmspe".into(), report.scores.rmspe),

@@ -1,4 +1,7 @@
-//! End-to-end tests of the `modelops` binary: the commands run as a user runs them, on a temporary project.
+//! End-to-end tests of the `modelops` binary: the real executable, run as a user runs it, on small generated
+//! projects in temporary folders.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers fail loudly by design
 
 mod monitoring;
+mod project;
+mod retrain;
