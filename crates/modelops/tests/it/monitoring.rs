@@ -184,6 +184,7 @@ fn drift_on_real_traffic_flags_the_injected_promo_and_school_holiday_changes() {
         tracking_uri: format!("sqlite://{}", project.join("mlflow.db").display()),
         artifact_root: project.join("mlartifacts").display().to_string(),
         experiment: "rossmann-forecasting".into(),
+        parent_run_id: None,
     };
     let registry = modelops_pipeline::registry::RegistryClient::open(&target).unwrap();
     let version = match registry.version(MODEL, 1) {
