@@ -53,32 +53,160 @@ pub fn artifact_path(path: &str) -> Result<Vec<String>, StoreError> {
     Ok(segments)
 }
 
+/// How to reach an S3-compatible bucket for an `s3://` artifact root. Fields left `None` fall back to what
+/// `object_store` reads from the `AWS_*` variables itself (credentials, region, container or instance roles).
+#[derive(Clone, Default)]
+pub struct S3Options {
+    /// Endpoint of an S3-compatible server (`http://127.0.0.1:9000`); Amazon S3 when `None`.
+    pub endpoint: Option<String>,
+    /// Region (`us-east-1` when neither this nor `AWS_REGION`/`AWS_DEFAULT_REGION` is set).
+    pub region: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials.
+    pub session_token: Option<String>,
+    /// Whether plain `http://` endpoints are allowed; `None` allows them on loopback only.
+    pub allow_http: Option<bool>,
+}
+
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("S3Options")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &redacted(&self.secret_access_key))
+            .field("session_token", &redacted(&self.session_token))
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+impl S3Options {
+    /// Reads the standard variables: the endpoint from `MLFLOW_S3_ENDPOINT_URL` (MLflow's own, which MLflow
+    /// prefers too), else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`; `AWS_REGION` or `AWS_DEFAULT_REGION`;
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; `AWS_ALLOW_HTTP` (`true`/`1`).
+    pub fn from_env() -> Self {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// As [`S3Options::from_env`], reading variables through `lookup` (empty values count as unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let first = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|key| lookup(key).filter(|v| !v.trim().is_empty()))
+        };
+        Self {
+            endpoint: first(&[
+                "MLFLOW_S3_ENDPOINT_URL",
+                "AWS_ENDPOINT_URL_S3",
+                "AWS_ENDPOINT_URL",
+            ]),
+            region: first(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
+            access_key_id: first(&["AWS_ACCESS_KEY_ID"]),
+            secret_access_key: first(&["AWS_SECRET_ACCESS_KEY"]),
+            session_token: first(&["AWS_SESSION_TOKEN"]),
+            allow_http: first(&["AWS_ALLOW_HTTP"])
+                .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes")),
+        }
+    }
+
+    /// An `object_store` builder: the `AWS_*` variables first, then every option set here on top.
+    fn builder(&self, uri: &str) -> Result<object_store::aws::AmazonS3Builder, StoreError> {
+        let mut builder = object_store::aws::AmazonS3Builder::from_env();
+        if let Some(endpoint) = &self.endpoint {
+            let is_http = endpoint.to_ascii_lowercase().starts_with("http://");
+            let allow_http = self
+                .allow_http
+                .unwrap_or(is_http && is_loopback_url(endpoint));
+            if is_http && !allow_http {
+                return Err(StoreError::invalid(format!(
+                    "artifact root {uri}: endpoint {endpoint} is plain http and not on this machine; use https, \
+                     or set AWS_ALLOW_HTTP=true if the network between is trusted"
+                )));
+            }
+            builder = builder
+                .with_endpoint(endpoint.trim_end_matches('/'))
+                .with_allow_http(allow_http)
+                // S3-compatible servers (moto, MinIO, Ceph) address buckets by path.
+                .with_virtual_hosted_style_request(false);
+        } else if let Some(allow_http) = self.allow_http {
+            builder = builder.with_allow_http(allow_http);
+        }
+        if let Some(region) = &self.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(key) = &self.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = &self.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
+        }
+        if let Some(token) = &self.session_token {
+            builder = builder.with_token(token);
+        }
+        Ok(builder)
+    }
+}
+
+/// Whether `url`'s host is this machine (`localhost`, `127.0.0.0/8`, `::1`).
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Bodies up to this size are written with one PUT; larger ones stream as a multipart upload (S3's minimum part
+/// size, so every part but the last is at least this big).
+const SINGLE_PUT_MAX_BYTES: u64 = 5 * 1024 * 1024;
+
 /// A buffered or streamed artifact body.
 pub type ByteStream = futures::stream::BoxStream<'static, Result<Bytes, StoreError>>;
 
 impl ArtifactStore {
-    /// Opens the artifact root named by `uri`.
+    /// Opens the artifact root named by `uri`; an `s3://` root is reached with [`S3Options::from_env`].
     ///
     /// # Errors
-    /// [`StoreError::InvalidParameter`] for an unsupported scheme; [`StoreError::Backend`] when the folder cannot
-    /// be created or the bucket configured (credentials come from the usual `AWS_*` variables; set
-    /// `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for a local S3-compatible server).
+    /// As [`ArtifactStore::open_with`].
     pub fn open(uri: &str) -> Result<Self, StoreError> {
+        Self::open_with(uri, &S3Options::from_env())
+    }
+
+    /// Opens the artifact root named by `uri`: a folder path, `file:///path` or `s3://bucket/prefix` (reached
+    /// with `s3`; options left unset fall back to what `object_store` reads from the `AWS_*` variables).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidParameter`] for an unsupported scheme, an unsafe bucket prefix, or a plain-http
+    /// endpoint that is not on loopback without `allow_http`; [`StoreError::Backend`] when the folder cannot be
+    /// created or the bucket client cannot be configured.
+    pub fn open_with(uri: &str, s3: &S3Options) -> Result<Self, StoreError> {
         if let Some(rest) = uri.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let mut builder =
-                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL")
-                .or_else(|_| std::env::var("MLFLOW_S3_ENDPOINT_URL"))
-            {
-                builder = builder.with_endpoint(endpoint);
+            if bucket.is_empty() {
+                return Err(StoreError::invalid(format!(
+                    "artifact root '{uri}' names no bucket: use s3://bucket/prefix"
+                )));
             }
-            let store = builder
+            let store = s3
+                .builder(uri)?
+                .with_bucket_name(bucket)
                 .build()
                 .map_err(|e| StoreError::backend(format!("opening artifact root {uri}"), e))?;
             return Ok(Self {
                 store: Arc::new(store),
-                prefix: artifact_path(prefix)?,
+                prefix: artifact_path(prefix.trim_end_matches('/'))?,
                 local_root: None,
                 uri: uri.to_string(),
             });
@@ -155,13 +283,38 @@ impl ArtifactStore {
             ));
         }
         let location = self.object_path(&segments)?;
+        // A body that ends within the first part is written with one PUT: one request instead of three on S3,
+        // and an atomic rename on a folder. Only larger bodies pay for a multipart upload.
+        let mut head: Vec<Bytes> = Vec::new();
+        let mut total = 0u64;
+        loop {
+            match body.next().await {
+                None => {
+                    self.store
+                        .put(&location, head.into_iter().collect())
+                        .await
+                        .map_err(|e| StoreError::backend(format!("uploading {path}"), e))?;
+                    return Ok(total);
+                }
+                Some(Ok(bytes)) => {
+                    total += bytes.len() as u64;
+                    head.push(bytes);
+                    if total > SINGLE_PUT_MAX_BYTES {
+                        break;
+                    }
+                }
+                Some(Err(e)) => return Err(StoreError::backend(format!("receiving {path}"), e)),
+            }
+        }
         let upload = self
             .store
             .put_multipart(&location)
             .await
             .map_err(|e| StoreError::backend(format!("starting upload of {path}"), e))?;
         let mut writer = WriteMultipart::new(upload);
-        let mut total = 0u64;
+        for bytes in head {
+            writer.write(&bytes);
+        }
         while let Some(chunk) = body.next().await {
             match chunk {
                 Ok(bytes) => {

@@ -4,7 +4,7 @@
 //! Credentials come from `MLFLOW_TRACKING_TOKEN` (Bearer) or `MLFLOW_TRACKING_USERNAME`/`_PASSWORD` (Basic).
 
 use crate::entities::{
-    CreateRun, Experiment, ExperimentId, Metric, Page, Param, Run, RunId, RunInfo,
+    CreateRun, Experiment, ExperimentId, FileInfo, Metric, Page, Param, Run, RunId, RunInfo,
     SearchExperiments, SearchRuns, Tag, UpdateRun,
 };
 use crate::error::StoreError;
@@ -82,36 +82,31 @@ impl RemoteStore {
         let body: Value = if text.trim().is_empty() {
             json!({})
         } else {
-            serde_json::from_str(&text).map_err(|e| {
-                StoreError::backend(
-                    format!(
-                        "{what}: HTTP {status}, not JSON: {}",
-                        crate::validation::truncate_chars(&text, 200)
-                    ),
-                    e,
-                )
-            })?
+            match serde_json::from_str(&text) {
+                Ok(body) => body,
+                // A stock MLflow server answers routes it does not have with an HTML 404 page; callers that
+                // probe for modelops extensions (the registry audit log) need to tell that apart.
+                Err(_) if status == reqwest::StatusCode::NOT_FOUND => {
+                    return Err(StoreError::Remote {
+                        code: "ENDPOINT_NOT_FOUND".into(),
+                        message: format!("{} has no endpoint for {what} (HTTP 404)", self.base),
+                    });
+                }
+                Err(e) => {
+                    return Err(StoreError::backend(
+                        format!(
+                            "{what}: HTTP {status}, not JSON: {}",
+                            crate::validation::truncate_chars(&text, 200)
+                        ),
+                        e,
+                    ));
+                }
+            }
         };
         if status.is_success() {
             return Ok(body);
         }
-        let code = body
-            .get("error_code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let message = body
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or(&text)
-            .to_string();
-        Err(match code.as_str() {
-            "RESOURCE_DOES_NOT_EXIST" => StoreError::NotFound(message),
-            "RESOURCE_ALREADY_EXISTS" => StoreError::AlreadyExists(message),
-            "INVALID_PARAMETER_VALUE" | "BAD_REQUEST" => StoreError::InvalidParameter(message),
-            "" => StoreError::backend(what.to_string(), format!("HTTP {status}: {message}")),
-            _ => StoreError::Remote { code, message },
-        })
+        Err(error_reply(status, &body, &text, what))
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, StoreError> {
@@ -131,6 +126,30 @@ fn tags_json(tags: &[Tag]) -> Value {
             .map(|t| json!({"key": t.key, "value": t.value}))
             .collect(),
     )
+}
+
+/// The [`StoreError`] for a failed reply: MLflow's `error_code` picks the variant, so a command sees the same
+/// error from a remote server as from an embedded store.
+fn error_reply(status: reqwest::StatusCode, body: &Value, text: &str, what: &str) -> StoreError {
+    let code = body
+        .get("error_code")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let message = body.get("message").and_then(Value::as_str).map_or_else(
+        || crate::validation::truncate_chars(text, 500),
+        str::to_string,
+    );
+    match code.as_str() {
+        "RESOURCE_DOES_NOT_EXIST" => StoreError::NotFound(message),
+        "RESOURCE_ALREADY_EXISTS" => StoreError::AlreadyExists(message),
+        "INVALID_PARAMETER_VALUE" | "BAD_REQUEST" => StoreError::InvalidParameter(message),
+        "" if status == reqwest::StatusCode::NOT_FOUND => {
+            StoreError::NotFound(format!("{what}: {message}"))
+        }
+        "" => StoreError::backend(what.to_string(), format!("HTTP {status}: {message}")),
+        _ => StoreError::Remote { code, message },
+    }
 }
 
 fn token(v: &Value) -> Option<String> {
@@ -389,28 +408,105 @@ impl Store for RemoteStore {
     }
 }
 
+/// The proxy URL of artifact `path` (relative to the proxy root), each segment percent-encoded.
+///
+/// # Errors
+/// `Invalid path` for paths that could leave the root (see [`artifact_path`](crate::artifacts::artifact_path)):
+/// they are refused here, before sending, because URL parsing would silently resolve `..` (even encoded as
+/// `%2E%2E`) into a different path inside the root.
+fn proxy_url(base: &str, path: &str) -> Result<String, StoreError> {
+    let encoded: Vec<String> = crate::artifacts::artifact_path(path)?
+        .iter()
+        .map(|s| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        })
+        .collect();
+    Ok(format!(
+        "{base}/api/2.0/mlflow-artifacts/artifacts/{}",
+        encoded.join("/")
+    ))
+}
+
+/// The MLflow artifact proxy (`/api/2.0/mlflow-artifacts/artifacts`), which `modelops server` and a stock
+/// `mlflow server` (with `--serve-artifacts`, the default) both offer. Paths are relative to the proxy root:
+/// a run's artifacts are below `<experiment>/<run>/artifacts` (see [`proxied_path`](crate::artifacts::proxied_path)).
 impl RemoteStore {
-    /// Uploads one artifact through the server's `mlflow-artifacts` proxy (`PUT …/artifacts/<path>`), where
-    /// `path` is relative to the proxy root (`<experiment>/<run>/artifacts/<file>`).
+    /// Uploads one artifact (`PUT …/artifacts/<path>`), replacing an existing one.
     ///
     /// # Errors
-    /// [`StoreError::Backend`] on transport failures; the mapped error for a 4xx reply.
+    /// `Invalid path` ([`StoreError::InvalidParameter`]) for an unsafe or empty path; [`StoreError::Backend`] on
+    /// transport failures; the mapped error for a 4xx reply.
     pub async fn upload_artifact(&self, path: &str, bytes: bytes::Bytes) -> Result<(), StoreError> {
-        let encoded: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string()
-            })
-            .collect();
-        let url = format!(
-            "{}/api/2.0/mlflow-artifacts/artifacts/{}",
-            self.base,
-            encoded.join("/")
-        );
+        if path.split('/').all(str::is_empty) {
+            return Err(StoreError::invalid(
+                "Invalid path: '' names the root, not a file",
+            ));
+        }
+        let url = proxy_url(&self.base, path)?;
         self.send(self.client.put(url).body(bytes), "uploading an artifact")
             .await
             .map(drop)
+    }
+
+    /// Lists the immediate children of directory `path` as bare names (`GET …/artifacts?path=<path>`); a
+    /// missing directory lists as empty.
+    ///
+    /// # Errors
+    /// `Invalid path` for an unsafe path; [`StoreError::Backend`] on transport failures or a malformed reply; the
+    /// mapped error for a 4xx reply.
+    pub async fn list_artifacts(&self, path: &str) -> Result<Vec<FileInfo>, StoreError> {
+        crate::artifacts::artifact_path(path)?;
+        let url = format!("{}/api/2.0/mlflow-artifacts/artifacts", self.base);
+        let mut request = self.client.get(url);
+        if !path.is_empty() {
+            request = request.query(&[("path", path)]);
+        }
+        let reply = self.send(request, "listing artifacts").await?;
+        let Some(files) = reply.get("files").and_then(Value::as_array) else {
+            return Ok(Vec::new());
+        };
+        files
+            .iter()
+            .map(|f| {
+                let name = f.get("path").and_then(Value::as_str).ok_or_else(|| {
+                    StoreError::backend(
+                        "reading an artifact listing",
+                        format!("an entry has no 'path': {f}"),
+                    )
+                })?;
+                Ok(FileInfo {
+                    // A stock server answers bare names; strip any directory part defensively.
+                    path: name.rsplit('/').next().unwrap_or(name).to_string(),
+                    is_dir: f.get("is_dir").and_then(Value::as_bool).unwrap_or(false),
+                    file_size: f.get("file_size").and_then(wire::parse_int),
+                })
+            })
+            .collect()
+    }
+
+    /// Downloads one artifact (`GET …/artifacts/<path>`) into memory.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for a missing artifact; `Invalid path` for an unsafe path;
+    /// [`StoreError::Backend`] on transport failures.
+    pub async fn download_artifact(&self, path: &str) -> Result<bytes::Bytes, StoreError> {
+        let what = format!("downloading artifact {path}");
+        let url = proxy_url(&self.base, path)?;
+        let response = self
+            .authorize(self.client.get(url))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend(format!("calling {} ({what})", self.base), e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| StoreError::backend(format!("reading reply to {what}"), e))?;
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Err(error_reply(status, &body, &text, &what))
     }
 }

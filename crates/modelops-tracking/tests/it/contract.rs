@@ -43,7 +43,7 @@ pub async fn run_contract(store: Arc<dyn Store>) {
     concurrent_writers_lose_nothing(&store).await;
 }
 
-async fn default_experiment_exists(store: &Arc<dyn Store>) {
+pub(crate) async fn default_experiment_exists(store: &Arc<dyn Store>) {
     let default = store
         .get_experiment(&ExperimentId("0".into()))
         .await
@@ -53,7 +53,7 @@ async fn default_experiment_exists(store: &Arc<dyn Store>) {
     assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
 }
 
-async fn experiments_lifecycle(store: &Arc<dyn Store>) {
+pub(crate) async fn experiments_lifecycle(store: &Arc<dyn Store>) {
     let name = unique("exp");
     let tags = [Tag {
         key: "team".into(),
@@ -146,7 +146,7 @@ async fn experiments_lifecycle(store: &Arc<dyn Store>) {
     assert_eq!(second.next_page_token, None);
 }
 
-async fn runs_params_metrics_tags(store: &Arc<dyn Store>) {
+pub(crate) async fn runs_params_metrics_tags(store: &Arc<dyn Store>) {
     let exp = store
         .create_experiment(&unique("runs"), None, &[])
         .await
@@ -388,7 +388,7 @@ async fn runs_params_metrics_tags(store: &Arc<dyn Store>) {
     );
 }
 
-async fn search_runs_filters_order_and_pages(store: &Arc<dyn Store>) {
+pub(crate) async fn search_runs_filters_order_and_pages(store: &Arc<dyn Store>) {
     let exp = store
         .create_experiment(&unique("search"), None, &[])
         .await
@@ -563,7 +563,7 @@ async fn search_runs_filters_order_and_pages(store: &Arc<dyn Store>) {
     );
 }
 
-async fn deleted_runs_refuse_writes(store: &Arc<dyn Store>) {
+pub(crate) async fn deleted_runs_refuse_writes(store: &Arc<dyn Store>) {
     let exp = store
         .create_experiment(&unique("deleted"), None, &[])
         .await
@@ -602,7 +602,7 @@ async fn deleted_runs_refuse_writes(store: &Arc<dyn Store>) {
         .unwrap();
 }
 
-async fn concurrent_writers_lose_nothing(store: &Arc<dyn Store>) {
+pub(crate) async fn concurrent_writers_lose_nothing(store: &Arc<dyn Store>) {
     let exp = store
         .create_experiment(&unique("concurrent"), None, &[])
         .await

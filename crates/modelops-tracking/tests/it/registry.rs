@@ -55,7 +55,7 @@ pub async fn run_registry_contract(store: Arc<dyn Store>) {
     model_uris_resolve(&store).await;
 }
 
-async fn models_versions_tags_and_aliases(store: &Arc<dyn Store>) {
+pub(crate) async fn models_versions_tags_and_aliases(store: &Arc<dyn Store>) {
     let name = unique("m");
     let model = store
         .create_registered_model(&name, &[tag("team", "fc")], Some("desc"))
@@ -434,7 +434,7 @@ async fn lifecycle_promote_rollback_and_audit(store: &Arc<dyn Store>) {
     );
 }
 
-async fn searches_filter_order_and_page(store: &Arc<dyn Store>) {
+pub(crate) async fn searches_filter_order_and_page(store: &Arc<dyn Store>) {
     let prefix = unique("s");
     let run = new_run(store).await;
     for i in 0..3 {
@@ -651,7 +651,7 @@ async fn concurrent_promotions_leave_one_production(store: &Arc<dyn Store>) {
     );
 }
 
-async fn model_uris_resolve(store: &Arc<dyn Store>) {
+pub(crate) async fn model_uris_resolve(store: &Arc<dyn Store>) {
     let name = unique("uri");
     let run = new_run(store).await;
     register_version(&**store, &name, &run, "model", &[], None)
