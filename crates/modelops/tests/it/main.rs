@@ -5,3 +5,4 @@
 mod monitoring;
 mod project;
 mod retrain;
+mod tune;

@@ -1,0 +1,108 @@
+//! `modelops tune --model all --trials 10` end to end on synthetic data: three studies, the reference-shaped
+//! `config/best_hyperparameters.json`, and the tracked parent and trial runs. (Studies, resumption, workers and
+//! crashed workers are tested in `modelops-tune`; this is the command as a user runs it.)
+
+use modelops_tracking::{SearchRuns, Store};
+
+use crate::project::{Project, text};
+
+#[test]
+fn tune_all_models_writes_best_parameters_and_tracks_every_trial() {
+    let project = Project::with_synthetic_data();
+    let out = project.run(&[
+        "tune",
+        "--model",
+        "all",
+        "--trials",
+        "10",
+        "--folds",
+        "2",
+        "--fold-days",
+        "28",
+        "--min-train-days",
+        "200",
+        "--max-rounds",
+        "40",
+        "--early-stopping",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let path = project.path().join("config/best_hyperparameters.json");
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for model in ["lightgbm", "xgboost", "catboost"] {
+        let entry = &best[model];
+        let rmspe = entry["best_rmspe"].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            rmspe.is_finite() && rmspe > 0.0 && rmspe < 1.0,
+            "{model}: {entry}"
+        );
+        assert!(
+            entry["hyperparameters"]
+                .as_object()
+                .is_some_and(|h| !h.is_empty()),
+            "{model}: {entry}"
+        );
+        assert!(
+            entry["run_id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{model}: {entry}"
+        );
+    }
+    assert_eq!(best["metadata"]["source"], "modelops_tune");
+    assert_eq!(best["metadata"]["n_trials_per_model"], 10);
+    assert_eq!(best["metadata"]["cv_folds"], 2);
+
+    let runs = project.with_store(async |store: &dyn Store| {
+        let experiment = store
+            .get_experiment_by_name("rossmann-forecasting")
+            .await
+            .unwrap();
+        store
+            .search_runs(&SearchRuns {
+                experiment_ids: vec![experiment.experiment_id],
+                max_results: Some(1000),
+                ..SearchRuns::default()
+            })
+            .await
+            .unwrap()
+            .items
+    });
+    let tag = |run: &modelops_tracking::Run, key: &str| {
+        run.data
+            .tags
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.clone())
+    };
+    for model in ["lightgbm", "xgboost", "catboost"] {
+        let parent = runs
+            .iter()
+            .find(|r| r.info.run_name == format!("{model}_tuning"))
+            .unwrap_or_else(|| panic!("no {model}_tuning run"));
+        assert_eq!(
+            best[model]["run_id"].as_str(),
+            Some(parent.info.run_id.0.as_str()),
+            "the JSON points at the study's run"
+        );
+        let trials: Vec<_> = runs
+            .iter()
+            .filter(|r| {
+                tag(r, "mlflow.parentRunId").as_deref() == Some(parent.info.run_id.0.as_str())
+            })
+            .collect();
+        assert_eq!(trials.len(), 10, "{model}: one nested run per trial");
+        let finished_with_value = trials
+            .iter()
+            .filter(|t| t.data.metrics.iter().any(|m| m.key == "rmspe"))
+            .count();
+        assert!(
+            finished_with_value >= 1,
+            "{model}: no trial logged rmspe (the mean over folds)"
+        );
+        assert!(
+            parent.data.metrics.iter().any(|m| m.key == "best_rmspe"),
+            "{model}: parent lacks best_rmspe"
+        );
+    }
+}
