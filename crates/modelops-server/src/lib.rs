@@ -4,7 +4,9 @@
 //! [`modelops_tracking::Store`]: every handler parses fields, makes one store call and writes JSON.
 //!
 //! Client mistakes are always MLflow-style 4xx JSON (the MLflow client retries 5xx for minutes); unknown routes
-//! answer JSON `ENDPOINT_NOT_FOUND`. The registry (issue 6) and the web UI add their routes to [`router`].
+//! answer JSON `ENDPOINT_NOT_FOUND`. The registry (issue 6) adds its routes to [`router`]; the web UI ([`ui`],
+//! issue 9) serves its pages from the same router, and [`ui::security::require_auth`] guards the UI and the API's
+//! writes when an auth token is configured.
 #![deny(missing_docs)]
 
 pub mod artifacts;
@@ -12,11 +14,12 @@ pub mod error;
 pub mod registry;
 pub mod request;
 pub mod tracking;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use error::ApiError;
 use modelops_tracking::{ArtifactStore, Store, StoreError};
@@ -91,8 +94,15 @@ fn artifact_routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-/// The whole HTTP surface, built without binding a port, so tests call it too.
+/// The whole HTTP surface, built without binding a port, so tests call it too. The UI runs with
+/// [`ui::UiOptions::default`]: no login, no prediction log.
 pub fn router(state: AppState) -> Router {
+    router_with_ui(state, ui::UiOptions::default())
+}
+
+/// [`router`] with the UI's options: the auth token guarding the UI and the API's writes, the prediction log
+/// behind the monitoring page.
+pub fn router_with_ui(state: AppState, options: ui::UiOptions) -> Router {
     Router::new()
         .nest("/api/2.0/mlflow", tracking_routes())
         .nest("/ajax-api/2.0/mlflow", tracking_routes())
@@ -101,9 +111,14 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .route("/api/3.0/mlflow/server-info", get(server_info))
-        .route("/", get(home))
+        .merge(ui::routes())
         .fallback(endpoint_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(options.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            options,
+            ui::security::require_auth,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -115,16 +130,6 @@ async fn server_info() -> impl IntoResponse {
         "multipart_uploads_enabled": false,
         "multipart_downloads_enabled": false,
     }))
-}
-
-async fn home() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html><head><title>modelops tracking server</title></head><body>\
-         <h1>modelops tracking server</h1>\
-         <p>MLflow REST API 2.0 at <code>/api/2.0/mlflow/</code>, artifact proxy at \
-         <code>/api/2.0/mlflow-artifacts/</code>. Point the MLflow client here with \
-         <code>MLFLOW_TRACKING_URI</code>.</p></body></html>",
-    )
 }
 
 async fn endpoint_not_found(request: Request) -> Response {
@@ -144,9 +149,31 @@ async fn method_not_allowed(request: Request) -> Response {
 /// # Errors
 /// When the address cannot be bound or the server fails.
 pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
+    serve_with_ui(addr, state, ui::UiOptions::default()).await
+}
+
+/// [`serve`] with the UI's options; warns when bound to a non-loopback address without an auth token.
+///
+/// # Errors
+/// When the address cannot be bound or the server fails.
+pub async fn serve_with_ui(
+    addr: SocketAddr,
+    state: AppState,
+    options: ui::UiOptions,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(address = %listener.local_addr()?, "modelops tracking server listening");
-    serve_on(listener, state, shutdown_signal()).await
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "modelops tracking server listening");
+    if !local.ip().is_loopback() && options.auth.is_none() {
+        tracing::warn!(
+            address = %local,
+            "serving on a non-loopback address without authentication: anyone who can reach it can change runs \
+             and approve models; set --auth-token (MODELOPS_AUTH_TOKEN)"
+        );
+    }
+    axum::serve(listener, router_with_ui(state, options))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 /// Serves on an already bound listener until `shutdown` completes (tests bind `127.0.0.1:0`).

@@ -8,6 +8,7 @@ mod mlflow_client;
 mod registry;
 mod remote;
 mod router;
+mod ui;
 
 use modelops_server::AppState;
 
