@@ -78,6 +78,8 @@
       var vy = y0 + (1 - (best.p[1] - top) / h) * (y1 - y0);
       guide.setAttribute("x1", best.p[0]); guide.setAttribute("x2", best.p[0]); guide.style.display = "";
       dot.setAttribute("cx", best.p[0]); dot.setAttribute("cy", best.p[1]); dot.setAttribute("fill", best.stroke); dot.style.display = "";
+      // Steps, points and days are whole numbers; pixels make them approximate, so round.
+      if (d.xLabel === "step" || d.xLabel === "point" || d.xLabel === "days") vx = Math.round(vx);
       tip.textContent = (d.xLabel || "x") + " " + format(vx) + " · " + format(vy);
       tip.style.left = (best.p[0] * box.width / vb.width) + "px";
       tip.style.top = (best.p[1] * box.height / vb.height) + "px";

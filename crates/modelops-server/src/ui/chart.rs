@@ -29,6 +29,24 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// An axis label: four significant digits.
+fn format_tick(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format_value(v);
+    }
+    let magnitude = v.abs();
+    if !(1e-3..1e7).contains(&magnitude) {
+        return format!("{v:.2e}");
+    }
+    let digits = (3 - magnitude.log10().floor() as i32).clamp(0, 6) as usize;
+    let text = format!("{v:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// Largest-Triangle-Three-Buckets: at most `threshold` points of `data` (sorted by x) that keep its shape. The
 /// first and last points are always kept; fewer points than `threshold` come back unchanged.
 pub fn lttb(data: &[(f64, f64)], threshold: usize) -> Vec<(f64, f64)> {
@@ -96,8 +114,9 @@ const MARGIN_TOP: f64 = 12.0;
 const MARGIN_BOTTOM: f64 = 28.0;
 
 /// Draws `series` (each downsampled to [`MAX_POINTS`]) as an SVG line chart with axes, labelled ticks and a
-/// legend when there is more than one series. `x_label` names the x axis (`step`, `day`).
-pub fn line_chart(series: &[Series], size: Size, x_label: &str) -> Markup {
+/// legend when there is more than one series. `x_label` names the x axis (`step`, `day`); `y_from_zero` starts the
+/// y axis at 0 (for counts).
+pub fn line_chart(series: &[Series], size: Size, x_label: &str, y_from_zero: bool) -> Markup {
     let drawn: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
         .map(|s| {
@@ -121,6 +140,9 @@ pub fn line_chart(series: &[Series], size: Size, x_label: &str) -> Markup {
     if x0 > x1 {
         return html! { p.muted { "No finite values to draw." } };
     }
+    if y_from_zero && y0 > 0.0 {
+        y0 = 0.0;
+    }
     if (x1 - x0).abs() < f64::EPSILON {
         x0 -= 1.0;
         x1 += 1.0;
@@ -131,7 +153,9 @@ pub fn line_chart(series: &[Series], size: Size, x_label: &str) -> Markup {
         y1 += pad;
     } else {
         let pad = (y1 - y0) * 0.05;
-        y0 -= pad;
+        if !(y_from_zero && y0 == 0.0) {
+            y0 -= pad;
+        }
         y1 += pad;
     }
     let plot_w = size.width - MARGIN_LEFT - MARGIN_RIGHT;
@@ -149,7 +173,7 @@ pub fn line_chart(series: &[Series], size: Size, x_label: &str) -> Markup {
             size.width - MARGIN_RIGHT,
             MARGIN_LEFT - 6.0,
             py + 4.0,
-            format_value(y) // digits, '.', 'e', '-' and 'NaN' only: nothing to escape
+            format_tick(y) // digits, '.', 'e', '-' and 'NaN' only: nothing to escape
         );
         let x = x0 + t * (x1 - x0);
         let anchor = match i {
@@ -162,7 +186,7 @@ pub fn line_chart(series: &[Series], size: Size, x_label: &str) -> Markup {
             r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
             sx(x),
             size.height - 8.0,
-            format_value(x)
+            format_tick(x)
         );
     }
     let mut lines = String::new();
@@ -261,7 +285,7 @@ mod tests {
                 points: vec![(0.0, 3.0)],
             },
         ];
-        let svg = line_chart(&series, SMALL, "step").into_string();
+        let svg = line_chart(&series, SMALL, "step", false).into_string();
         assert!(svg.contains("&lt;b&gt;a&lt;/b&gt;"));
         assert!(!svg.contains("<b>a</b>"));
     }

@@ -98,7 +98,7 @@ pub async fn compare_page(
         if longest > 1 {
             overlays.push((
                 key.clone(),
-                chart::line_chart(&series, chart::LARGE, x_label),
+                chart::line_chart(&series, chart::LARGE, x_label, false),
             ));
         }
     }
@@ -143,7 +143,7 @@ pub async fn compare_page(
                             tr {
                                 td.key { (key) }
                                 @for value in &values {
-                                    td.num class=@if values.len() > 1 && *value == Some(lowest) { "lowest" } {
+                                    td class=(if values.len() > 1 && *value == Some(lowest) { "num lowest" } else { "num" }) {
                                         @if let Some(v) = value { (format_value(*v)) } @else { span.muted { "—" } }
                                     }
                                 }

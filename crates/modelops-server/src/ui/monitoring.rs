@@ -60,16 +60,18 @@ pub struct LoggedActual {
     pub sales: f64,
 }
 
+/// A boxed error from a [`PredictionSource`].
+pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+/// The future a [`PredictionSource`] method returns (boxed, so the trait stays object-safe without a macro).
+pub type SourceFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, SourceError>> + Send + 'a>>;
+
 /// Read access to the prediction log.
-#[async_trait::async_trait]
 pub trait PredictionSource: Send + Sync {
     /// Predictions logged at or after `since_ms`, oldest first.
-    async fn predictions_since(
-        &self,
-        since_ms: i64,
-    ) -> Result<Vec<LoggedPrediction>, Box<dyn std::error::Error + Send + Sync>>;
+    fn predictions_since(&self, since_ms: i64) -> SourceFuture<'_, Vec<LoggedPrediction>>;
     /// Every recorded actual.
-    async fn actuals(&self) -> Result<Vec<LoggedActual>, Box<dyn std::error::Error + Send + Sync>>;
+    fn actuals(&self) -> SourceFuture<'_, Vec<LoggedActual>>;
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -233,7 +235,7 @@ fn drift_section(runs: &[Run]) -> Markup {
         @if trend.len() > 1 {
             div.card.chart-card.large {
                 h3 { "Drift share over " (runs.len()) " checks (x: days since the first)" }
-                (chart::line_chart(&[Series { label: "drift_share".into(), points: trend }], chart::LARGE, "days"))
+                (chart::line_chart(&[Series { label: "drift_share".into(), points: trend }], chart::LARGE, "days", false))
             }
         }
     }
@@ -269,6 +271,13 @@ pub async fn monitoring_page(
         },
         Ok((predictions, _)) => {
             let t = traffic(predictions);
+            let first_day = t.days.keys().next().cloned().unwrap_or_default();
+            let first = NaiveDate::parse_from_str(&first_day, "%Y-%m-%d").ok();
+            let offset = |day: &str| match (first, NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+            {
+                (Some(a), Some(b)) => (b - a).num_days() as f64,
+                _ => 0.0,
+            };
             let series: Vec<Series> = t
                 .versions
                 .iter()
@@ -277,16 +286,14 @@ pub async fn monitoring_page(
                     points: t
                         .days
                         .iter()
-                        .enumerate()
-                        .map(|(i, (_, counts))| (i as f64, *counts.get(v).unwrap_or(&0) as f64))
+                        .map(|(day, counts)| (offset(day), *counts.get(v).unwrap_or(&0) as f64))
                         .collect(),
                 })
                 .collect();
-            let first_day = t.days.keys().next().cloned().unwrap_or_default();
             html! {
                 div.card.chart-card.large {
                     h3 { "Predictions per day by model version (x: days since " (first_day) ")" }
-                    (chart::line_chart(&series, chart::LARGE, "days"))
+                    (chart::line_chart(&series, chart::LARGE, "days", true))
                 }
                 div.table-wrap.tall {
                     table.data #traffic-table {

@@ -168,6 +168,7 @@ pub async fn run_page(
                     }],
                     chart::SMALL,
                     x_label,
+                    false,
                 ),
             ));
         }
@@ -261,6 +262,7 @@ pub async fn metric_page(
         }],
         chart::LARGE,
         x_label,
+        false,
     );
     let body = html! {
         (crumbs(&app, &run).await)

@@ -9,6 +9,7 @@ mod registry;
 mod remote;
 mod router;
 mod ui;
+mod ui_browser;
 
 use modelops_server::AppState;
 

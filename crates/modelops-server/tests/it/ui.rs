@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use modelops_server::ui::monitoring::SourceFuture;
 use modelops_server::ui::{AuthToken, LoggedActual, LoggedPrediction, PredictionSource, UiOptions};
 use modelops_server::{AppState, router_with_ui};
 use modelops_tracking::registry::{
@@ -43,21 +44,19 @@ struct FixedLog {
     actuals: Vec<LoggedActual>,
 }
 
-#[async_trait::async_trait]
 impl PredictionSource for FixedLog {
-    async fn predictions_since(
-        &self,
-        since_ms: i64,
-    ) -> Result<Vec<LoggedPrediction>, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self
+    fn predictions_since(&self, since_ms: i64) -> SourceFuture<'_, Vec<LoggedPrediction>> {
+        let rows = self
             .predictions
             .iter()
             .filter(|p| p.logged_at_ms >= since_ms)
             .cloned()
-            .collect())
+            .collect();
+        Box::pin(async move { Ok(rows) })
     }
-    async fn actuals(&self) -> Result<Vec<LoggedActual>, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.actuals.clone())
+    fn actuals(&self) -> SourceFuture<'_, Vec<LoggedActual>> {
+        let rows = self.actuals.clone();
+        Box::pin(async move { Ok(rows) })
     }
 }
 
@@ -319,7 +318,11 @@ pub async fn fixture() -> Fixture {
     let mut predictions = Vec::new();
     for day in 0..2i64 {
         for store_id in 1..=20u32 {
-            let version = if store_id % 2 == 0 { "1" } else { "2" };
+            let version = if store_id % 3 == 0 || (day == 1 && store_id % 2 == 0) {
+                "1"
+            } else {
+                "2"
+            };
             predictions.push(LoggedPrediction {
                 batch_id: format!("batch-{day}-{}", store_id / 5),
                 logged_at_ms: now_ms() - (2 - day) * 86_400_000,
@@ -422,7 +425,7 @@ async fn every_page_renders() {
         (format!("/runs/{run}/artifacts?path=plot.svg"), "<img"),
         (
             format!("/compare?runs={}&runs={}", f.runs[0].0, f.runs[1].0),
-            "differ",
+            "class=\"num lowest\"",
         ),
         ("/models".to_string(), MODEL),
         (format!("/models/{MODEL}"), "Audit trail"),
