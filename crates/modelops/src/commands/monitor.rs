@@ -849,3 +849,134 @@ fn performance(args: PerformanceArgs, ctx: &Context) -> anyhow::Result<u8> {
         Ok(EXIT_PERFORMANCE_ALERT)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: MonitorCommand,
+    }
+
+    fn drift_args(args: &[&str]) -> DriftArgs {
+        let mut all = vec!["monitor", "drift"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            MonitorCommand::Drift(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    fn record(date: &str, logged_at: DateTime<Utc>) -> PredictionRecord {
+        PredictionRecord {
+            batch_id: "b".into(),
+            logged_at,
+            label: modelops_serve::LogLabel::default(),
+            store_id: 1,
+            date: date.into(),
+            day_of_week: 1,
+            open: true,
+            promo: false,
+            state_holiday: "0".into(),
+            school_holiday: false,
+            month: 1,
+            year: 2015,
+            store_type: "a".into(),
+            assortment: "a".into(),
+            competition_distance: 100.0,
+            promo2: false,
+            is_promo2_active: false,
+            prediction: 1.0,
+            response_time_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_date_window_includes_both_ends_and_ignores_logging_time() {
+        let now = Utc::now();
+        let args = drift_args(&[
+            "--since",
+            "2015-11-01",
+            "--until",
+            "2015-11-30",
+            "--window-on",
+            "date",
+        ]);
+        let window = Window::from_args(&args, now).unwrap();
+        assert_eq!(window.logged_since(), None);
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        for (date, inside) in [
+            ("2015-10-31", false),
+            ("2015-11-01", true),
+            ("2015-11-30", true),
+            ("2015-12-01", false),
+        ] {
+            assert_eq!(
+                window.contains(&record(date, now), day(date)),
+                inside,
+                "{date}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_days_window_selects_by_logging_time() {
+        let now = Utc::now();
+        let window = Window::from_args(&drift_args(&["--days", "7"]), now).unwrap();
+        let date = NaiveDate::from_ymd_opt(2015, 8, 1).unwrap();
+        assert!(window.contains(&record("2015-08-01", now - chrono::Duration::days(6)), date));
+        assert!(!window.contains(&record("2015-08-01", now - chrono::Duration::days(8)), date));
+        assert!(Window::from_args(&drift_args(&["--days", "0"]), now).is_err());
+        let reversed = drift_args(&["--since", "2015-12-01", "--until", "2015-11-01"]);
+        assert!(Window::from_args(&reversed, now).is_err());
+    }
+
+    #[test]
+    fn days_and_since_cannot_be_combined_and_all_is_the_default_reference() {
+        assert!(
+            Cli::try_parse_from(["monitor", "drift", "--days", "7", "--since", "2015-01-01"])
+                .is_err()
+        );
+        assert_eq!(drift_args(&[]).reference_window, ReferenceWindowArg::All);
+        assert_eq!(
+            drift_args(&["--reference-window", "full"]).reference_window,
+            ReferenceWindowArg::All
+        );
+    }
+
+    #[test]
+    fn per_feature_metrics_use_the_names_the_web_ui_reads() {
+        let train: Vec<f64> = (0..400).map(|i| f64::from(i % 2)).collect();
+        let live: Vec<f64> = (0..100)
+            .map(|i| if i % 10 < 8 { 1.0 } else { 0.0 })
+            .collect();
+        let train_dow: Vec<f64> = (0..400).map(|i| f64::from(i % 7 + 1)).collect();
+        let live_dow: Vec<f64> = (0..100).map(|i| f64::from(i % 7 + 1)).collect();
+        let profile = ReferenceProfile::build(
+            &modelops_monitor::ColumnSet::new()
+                .binary("Promo", &train)
+                .and_then(|s| s.numeric("Day Of/Week", &train_dow))
+                .unwrap(),
+            &modelops_monitor::SketchConfig::default(),
+        )
+        .unwrap();
+        let current = modelops_monitor::ColumnSet::new()
+            .binary("Promo", &live)
+            .and_then(|s| s.numeric("Day Of/Week", &live_dow))
+            .unwrap();
+        let report =
+            modelops_monitor::detect_drift(&profile, &current, &DriftConfig::default()).unwrap();
+        let metrics: BTreeMap<String, f64> = feature_metrics(&report).into_iter().collect();
+        assert_eq!(metrics.get("drift.Promo.drifted"), Some(&1.0));
+        assert!(metrics.contains_key("drift.Promo.tvd"));
+        assert!(metrics.contains_key("drift.Promo.chi_square_p_value"));
+        assert!(
+            metrics.contains_key("drift.Day_Of_Week.ks_p_value"),
+            "{metrics:?}"
+        );
+        assert!(!metrics.contains_key("drift.Promo.ks_statistic"));
+    }
+}

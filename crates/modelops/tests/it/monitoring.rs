@@ -43,7 +43,9 @@ struct Run {
 }
 
 fn modelops(project: &Path, args: &[&str]) -> Run {
+    // Run from the project folder, as a user would: relative --output paths land in it.
     let out = Command::new(env!("CARGO_BIN_EXE_modelops"))
+        .current_dir(project)
         .arg("--project-dir")
         .arg(project)
         .args(args)
@@ -291,6 +293,16 @@ fn drift_on_real_traffic_flags_the_injected_promo_and_school_holiday_changes() {
     );
     assert!(!feature(&august, "Month").is_drifted());
 
+    for (name, report) in [
+        ("Aug–Oct, all months", &aug_oct),
+        ("Nov–Dec, all months", &nov_dec),
+        ("December, same months", &december),
+        ("August, same months", &august),
+        ("August, all months", &august_all),
+    ] {
+        eprintln!("{name}: {}", summary(report));
+    }
+
     // Every check is a run in rossmann-monitoring with the names the web UI reads.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -357,6 +369,93 @@ fn drift_on_real_traffic_flags_the_injected_promo_and_school_holiday_changes() {
     assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"));
     assert!(html.contains("<svg") && html.contains("SchoolHoliday") && !html.contains("<script"));
     screenshot(&html_path);
+
+    live_performance(project, &version.to_string());
+}
+
+/// One line per check: the drifted features with their statistic, for the test log (and the docs' figures).
+fn summary(report: &DriftReport) -> String {
+    let features: Vec<String> = report
+        .features
+        .iter()
+        .chain(report.prediction.as_ref())
+        .map(|f| {
+            let stat = match (f.total_variation, f.ks) {
+                (Some(tvd), _) => format!("TVD {tvd:.3}"),
+                (_, Some(ks)) => format!("D {:.3}", ks.statistic),
+                _ => "-".into(),
+            };
+            format!("{}{} {stat}", f.name, if f.is_drifted() { "*" } else { "" })
+        })
+        .collect();
+    format!(
+        "{} rows, share {:.2}, dataset drift {}; {}",
+        report.current.rows,
+        report.drift_share,
+        report.dataset_drift,
+        features.join(", ")
+    )
+}
+
+/// `monitor actuals` then `monitor performance`: week 32 of 2015 recorded exactly as predicted (RMSPE 0), week 33
+/// at twice the prediction (RMSPE 0.5, above the 0.10 gate: an alert and exit 6).
+fn live_performance(project: &Path, version: &str) {
+    let predictions =
+        std::fs::read_to_string(project.join("outputs/predictions/batch.csv")).unwrap();
+    let mut lines = predictions.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (store, date, open, predicted) = (
+        col("Store"),
+        col("Date"),
+        col("Open"),
+        col("Predicted_Sales"),
+    );
+    let mut actuals = String::from("Store,Date,Sales\n");
+    let mut weeks = [0usize; 2];
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let day = f[date];
+        let factor = if ("2015-08-03".."2015-08-10").contains(&day) {
+            weeks[0] += 1;
+            1.0
+        } else if ("2015-08-10".."2015-08-17").contains(&day) {
+            weeks[1] += 1;
+            2.0
+        } else {
+            continue;
+        };
+        if f[open] != "1" {
+            continue;
+        }
+        let p: f64 = f[predicted].parse().unwrap();
+        actuals.push_str(&format!("{},{day},{}\n", f[store], p * factor));
+    }
+    assert!(weeks[0] > 0 && weeks[1] > 0);
+    std::fs::write(project.join("actuals.csv"), actuals).unwrap();
+    succeed(project, &["monitor", "actuals", "--input", "actuals.csv"]);
+    let run = modelops(project, &["monitor", "performance"]);
+    assert_eq!(
+        run.code, 6,
+        "an alert exits 6\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let week = |w: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(version) && l.contains(w))
+            .unwrap_or_else(|| panic!("no row for {w}: {}", run.stdout))
+            .to_string()
+    };
+    assert!(week("2015-W32").contains("0.0000"), "{}", run.stdout);
+    assert!(week("2015-W33").contains("0.5000"), "{}", run.stdout);
+    let alerts: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ALERT"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{}", run.stdout);
+    assert!(alerts[0].contains("W33"), "{}", alerts[0]);
 }
 
 /// Screenshots the report with headless Chromium when it is installed (target/monitoring-acceptance/).
