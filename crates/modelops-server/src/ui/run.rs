@@ -29,6 +29,8 @@ use modelops_tracking::{Metric, Run, RunId, Store, StoreError};
 const MAX_INLINE_CHARTS: usize = 12;
 /// Largest file previewed inline.
 const MAX_PREVIEW_BYTES: u64 = 512 * 1024;
+/// Points asked for per metric-history page.
+const WHOLE_HISTORY_PAGE: i64 = 1_000_000;
 /// Rows of a CSV preview.
 const CSV_PREVIEW_ROWS: usize = 100;
 
@@ -56,10 +58,20 @@ pub async fn full_history(
 ) -> Result<Vec<Metric>, StoreError> {
     let mut points = Vec::new();
     let mut token: Option<String> = None;
+    // One large page when the backend allows it (the SQL store sorts the whole history for every page, so
+    // 25,000-point pages would sort a 100,000-point metric four times); MLflow's own limit otherwise.
+    let mut page_size = WHOLE_HISTORY_PAGE;
     loop {
-        let page = store
-            .get_metric_history(run, key, Some(MAX_HISTORY_RESULTS), token.as_deref())
-            .await?;
+        let page = match store
+            .get_metric_history(run, key, Some(page_size), token.as_deref())
+            .await
+        {
+            Err(StoreError::InvalidParameter(_)) if page_size != MAX_HISTORY_RESULTS => {
+                page_size = MAX_HISTORY_RESULTS;
+                continue;
+            }
+            other => other?,
+        };
         points.extend(page.items);
         match page.next_page_token {
             Some(next) => token = Some(next),
