@@ -2,8 +2,14 @@
 // 1. Collect script errors (window.__modelopsErrors) so browser tests can assert a clean console.
 // 2. Runs table: "select all", selection count, Compare enabled with two or more runs.
 // 3. Charts: a tooltip with the nearest point's value on hover.
+// 4. MLflow-style links (`/#/experiments/1/runs/<id>`, printed by the MLflow client) go to the matching page.
 (function () {
   "use strict";
+  var mlflowLink = /^#\/experiments\/([^/]+)(?:\/runs\/([0-9a-f]+))?/.exec(window.location.hash);
+  if (mlflowLink && window.location.pathname === "/") {
+    window.location.replace(mlflowLink[2] ? "/runs/" + mlflowLink[2] : "/experiments/" + encodeURIComponent(mlflowLink[1]));
+    return;
+  }
   window.__modelopsErrors = [];
   window.addEventListener("error", function (e) {
     window.__modelopsErrors.push(String(e.message || e.type) + " @ " + (e.filename || "") + ":" + (e.lineno || 0));

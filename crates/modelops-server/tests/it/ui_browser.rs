@@ -392,6 +392,29 @@ async fn the_ui_works_in_a_real_browser() {
     assert_eq!(rolled.action, "rollback");
     b.shot("12-rolled-back").await;
 
+    // A link in MLflow's UI format, as the MLflow client prints it, lands on our run page.
+    b.client
+        .goto(&format!(
+            "{}/#/experiments/{}/runs/{}",
+            b.base, f.experiment_id, f.runs[1].0
+        ))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.client.current_url().await.unwrap().path() != format!("/runs/{}", f.runs[1].0) {
+        assert!(
+            Instant::now() < deadline,
+            "the MLflow-style link was not followed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.client
+        .wait()
+        .for_element(Locator::Css("main h1"))
+        .await
+        .unwrap();
+    assert!(b.text().await.contains("train-1"));
+
     // Monitoring.
     b.open("/monitoring").await;
     let text = b.text().await;
