@@ -8,6 +8,7 @@ mod mlflow_client;
 mod registry;
 mod remote;
 mod router;
+mod s3_artifacts;
 mod ui;
 mod ui_browser;
 
