@@ -293,6 +293,42 @@ fn drift_on_real_traffic_flags_the_injected_promo_and_school_holiday_changes() {
     );
     assert!(!feature(&august, "Month").is_drifted());
 
+    // Errors exit 1 and say what to do: an empty window, a version that served none of it.
+    let empty = modelops(
+        project,
+        &[
+            "monitor",
+            "drift",
+            "--since",
+            "2014-01-01",
+            "--until",
+            "2014-01-31",
+            "--window-on",
+            "date",
+        ],
+    );
+    assert_eq!(empty.code, 1, "{}", empty.stderr);
+    assert!(
+        empty.stderr.contains("widen the window"),
+        "{}",
+        empty.stderr
+    );
+    let unknown = modelops(
+        project,
+        &[
+            "monitor",
+            "drift",
+            "--since",
+            "2015-08-01",
+            "--window-on",
+            "date",
+            "--model-version",
+            "99",
+        ],
+    );
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert!(unknown.stderr.contains("version 99"), "{}", unknown.stderr);
+
     for (name, report) in [
         ("Aug–Oct, all months", &aug_oct),
         ("Nov–Dec, all months", &nov_dec),
