@@ -50,8 +50,10 @@ pub struct TrainPlan {
     pub data_dir: PathBuf,
     /// `config/best_hyperparameters.json`; when it does not exist, the reference's tuned values are used.
     pub hyperparameters_file: PathBuf,
-    /// Ensemble weights.
+    /// Ensemble weights (the starting point when `optimize_weights`).
     pub weights: EnsembleWeights,
+    /// Fit the weights on out-of-fold predictions of the blocks before the training origin instead.
+    pub optimize_weights: bool,
     /// Days held out at the end of the data (0 = none).
     pub holdout_days: i32,
     /// Early stopping: hold out the last `block` days of the training period as an evaluation set and stop when
@@ -209,6 +211,149 @@ fn targets(rows: &LabelledRows, transform: TargetTransform) -> Vec<f32> {
     rows.sales.iter().map(|&s| transform.forward(s)).collect()
 }
 
+/// The fitted engines and each one's fitting time in seconds.
+type FittedMembers = (Vec<Box<dyn Regressor>>, BTreeMap<&'static str, f64>);
+
+/// Fits the three engines on one training set; `label` prefixes the progress steps (e.g. "fold 1/3 ").
+fn fit_members(
+    configs: &Configs,
+    train_set: &TrainSet<'_>,
+    eval_set: Option<&TrainSet<'_>>,
+    progress: &dyn Progress,
+    label: &str,
+) -> Result<FittedMembers, PipelineError> {
+    let mut members: Vec<Box<dyn Regressor>> = Vec::new();
+    let mut seconds: BTreeMap<&'static str, f64> = BTreeMap::new();
+    for engine in [Engine::Lightgbm, Engine::Xgboost, Engine::Catboost] {
+        let total = match engine {
+            Engine::Lightgbm => configs.lightgbm.rounds,
+            Engine::Xgboost => configs.xgboost.rounds,
+            Engine::Catboost => configs.catboost.iterations,
+        };
+        progress.step(&format!("{label}train {}", engine.key()), u64::from(total));
+        let t = Instant::now();
+        let rounds = RoundProgress(progress);
+        let model: Box<dyn Regressor> = match engine {
+            Engine::Lightgbm => configs.lightgbm.fit_boxed(train_set, eval_set, &rounds)?,
+            Engine::Xgboost => configs.xgboost.fit_boxed(train_set, eval_set, &rounds)?,
+            Engine::Catboost => Box::new(modelops_models::Fit::fit(
+                &configs.catboost,
+                train_set,
+                eval_set,
+                &rounds,
+            )?),
+        };
+        let elapsed = t.elapsed().as_secs_f64();
+        progress.finish(&format!("{} rounds in {elapsed:.1}s", model.n_rounds()));
+        seconds.insert(engine.key(), elapsed);
+        members.push(model);
+    }
+    Ok((members, seconds))
+}
+
+/// Weights fitted on out-of-fold predictions, and where they came from.
+struct BlendWeights {
+    fitted: modelops_models::ensemble::FittedWeights,
+    folds: usize,
+    rows: usize,
+    window: String,
+}
+
+/// Folds used to fit `--optimize-weights`.
+const BLEND_FOLDS: i32 = 3;
+
+/// `--optimize-weights`: for each of the [`BLEND_FOLDS`] blocks just before `fit_origin`, trains the three engines
+/// on the data before the block (features from the block's own origin) and predicts the block; the weights that
+/// minimise RMSPE of the blended out-of-fold predictions are fitted on all blocks together. No prediction used for
+/// fitting comes from a model that saw its day, and the holdout is never touched.
+fn fit_blend_weights(
+    plan: &TrainPlan,
+    configs: &Configs,
+    data: &SalesData,
+    builder: &FeatureBuilder,
+    fit_origin: i32,
+    progress: &dyn Progress,
+) -> Result<BlendWeights, PipelineError> {
+    let rolling = RollingOrigins::default();
+    let block = rolling.block_days;
+    let (first, _) = data.day_range();
+    let fold_configs = Configs {
+        lightgbm: LightGbmConfig {
+            early_stopping_rounds: None,
+            ..configs.lightgbm.clone()
+        },
+        xgboost: XgBoostConfig {
+            early_stopping_rounds: None,
+            ..configs.xgboost.clone()
+        },
+        catboost: modelops_models::oblivious::ObliviousConfig {
+            early_stopping_rounds: None,
+            ..configs.catboost.clone()
+        },
+    };
+    let mut oof: Vec<(Engine, Vec<f64>)> = Vec::new();
+    let mut actual: Vec<f64> = Vec::new();
+    let origins: Vec<i32> = (1..=BLEND_FOLDS)
+        .rev()
+        .map(|k| fit_origin - k * block)
+        .collect();
+    if origins.first().is_none_or(|&o| o - first < 2 * block) {
+        return Err(PipelineError::Invalid(format!(
+            "--optimize-weights needs {BLEND_FOLDS} blocks of {block} days before {} plus at least {} days of \
+             training data before them; the data starts {}",
+            day_string(fit_origin),
+            2 * block,
+            day_string(first)
+        )));
+    }
+    for (i, &origin) in origins.iter().enumerate() {
+        let label = format!("weights fold {}/{BLEND_FOLDS}: ", i + 1);
+        progress.step(&format!("{label}build features"), 0);
+        let train_rows = data.training_set(builder, origin, &rolling, RowFilter::ModelRows)?;
+        let fold_rows = data.forecast_set(builder, origin, origin + block, RowFilter::ModelRows)?;
+        progress.finish(&format!(
+            "{} training rows, {} rows {} … {}",
+            train_rows.len(),
+            fold_rows.len(),
+            day_string(origin),
+            day_string(origin + block - 1)
+        ));
+        let y = targets(&train_rows, plan.target);
+        let set = TrainSet {
+            features: &train_rows.features,
+            target: &y,
+            weights: None,
+        };
+        let (members, _) = fit_members(&fold_configs, &set, None, progress, &label)?;
+        let ensemble = Ensemble::new(members, plan.weights)?;
+        let predicted =
+            predict_sales(&ensemble, plan.target, &fold_rows.features, &fold_rows.rows)?;
+        for (engine, p) in predicted.per_engine {
+            match oof.iter_mut().find(|(e, _)| *e == engine) {
+                Some((_, column)) => column.extend(p),
+                None => oof.push((engine, p)),
+            }
+        }
+        actual.extend(fold_rows.sales.iter().map(|&s| f64::from(s)));
+    }
+    let columns: Vec<(Engine, &[f64])> = oof.iter().map(|(e, p)| (*e, p.as_slice())).collect();
+    let fitted = modelops_models::ensemble::optimize_weights(&columns, &actual)?;
+    let window = format!("{}..{}", day_string(origins[0]), day_string(fit_origin - 1));
+    progress.step("fit ensemble weights", 0);
+    progress.finish(&format!(
+        "{:?} (out-of-fold RMSPE {:.5} on {} rows, {window})",
+        fitted.weights,
+        fitted.rmspe,
+        actual.len()
+    ));
+    Ok(BlendWeights {
+        fitted,
+        folds: origins.len(),
+        rows: actual.len(),
+        window,
+    })
+}
+
 /// Runs the whole training job.
 ///
 /// # Errors
@@ -280,39 +425,15 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         _ => None,
     };
 
-    let mut members: Vec<Box<dyn Regressor>> = Vec::new();
-    let mut seconds: BTreeMap<&'static str, f64> = BTreeMap::new();
-    for engine in [Engine::Lightgbm, Engine::Xgboost, Engine::Catboost] {
-        let total = match engine {
-            Engine::Lightgbm => configs.lightgbm.rounds,
-            Engine::Xgboost => configs.xgboost.rounds,
-            Engine::Catboost => configs.catboost.iterations,
-        };
-        progress.step(&format!("train {}", engine.key()), u64::from(total));
-        let t = Instant::now();
-        let rounds = RoundProgress(progress);
-        let model: Box<dyn Regressor> = match engine {
-            Engine::Lightgbm => {
-                configs
-                    .lightgbm
-                    .fit_boxed(&train_set, eval_set.as_ref(), &rounds)?
-            }
-            Engine::Xgboost => configs
-                .xgboost
-                .fit_boxed(&train_set, eval_set.as_ref(), &rounds)?,
-            Engine::Catboost => Box::new(modelops_models::Fit::fit(
-                &configs.catboost,
-                &train_set,
-                eval_set.as_ref(),
-                &rounds,
-            )?),
-        };
-        let elapsed = t.elapsed().as_secs_f64();
-        progress.finish(&format!("{} rounds in {elapsed:.1}s", model.n_rounds()));
-        seconds.insert(engine.key(), elapsed);
-        members.push(model);
-    }
-    let ensemble = Ensemble::new(members, plan.weights)?;
+    // Weights: given, or fitted on out-of-fold predictions of the blocks before the fit origin.
+    let (weights, blend) = if plan.optimize_weights {
+        let blend = fit_blend_weights(plan, &configs, &data, &builder, fit_origin, progress)?;
+        (blend.fitted.weights, Some(blend))
+    } else {
+        (plan.weights, None)
+    };
+    let (members, seconds) = fit_members(&configs, &train_set, eval_set.as_ref(), progress, "")?;
+    let ensemble = Ensemble::new(members, weights)?;
 
     // Holdout scores per engine and for the ensemble, in sales space.
     let mut engine_scores: BTreeMap<&'static str, modelops_eval::metrics::Scores> = BTreeMap::new();
@@ -343,7 +464,15 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
     for (k, v) in config_params(&configs.catboost) {
         params.push((format!("cb_{k}"), v));
     }
-    params.extend(plan.weights.to_params());
+    params.extend(weights.to_params());
+    params.push((
+        "weights_optimized".into(),
+        plan.optimize_weights.to_string(),
+    ));
+    if let Some(blend) = &blend {
+        params.push(("weights_oof_folds".into(), blend.folds.to_string()));
+        params.push(("weights_oof_window".into(), blend.window.clone()));
+    }
     params.push(("train_size".into(), train_rows.len().to_string()));
     params.push((
         "holdout_size".into(),
@@ -386,6 +515,10 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         for (name, value) in named_scores(s) {
             metrics.push((format!("ensemble_holdout_{name}"), value));
         }
+    }
+    if let Some(blend) = &blend {
+        metrics.push(("weights_oof_rmspe".into(), blend.fitted.rmspe));
+        metrics.push(("weights_oof_rows".into(), blend.rows as f64));
     }
 
     // The package: models, the serving spec with history at the end of the data, lineage.

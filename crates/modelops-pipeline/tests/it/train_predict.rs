@@ -35,6 +35,7 @@ fn plan(project: &Path, run_name: &str) -> TrainPlan {
         data_dir: project.join("data"),
         hyperparameters_file: project.join("config/best_hyperparameters.json"),
         weights: EnsembleWeights::default(),
+        optimize_weights: false,
         holdout_days: 42,
         early_stopping_rounds: None,
         rounds: Some(Rounds {
@@ -246,4 +247,60 @@ fn bad_prediction_input_names_line_and_column() {
         err.contains("missing column(s) DayOfWeek, Open, Promo, StateHoliday, SchoolHoliday"),
         "{err}"
     );
+}
+
+#[test]
+fn optimized_weights_come_from_out_of_fold_blocks_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    synth(&project.join("data/raw"), 6, (2013, 1, 1), (2014, 6, 30), 7);
+    let mut plan = plan(project, "blend");
+    plan.optimize_weights = true;
+    plan.rounds = Some(Rounds {
+        lightgbm: 40,
+        xgboost: 40,
+        catboost: 40,
+    });
+    let report = train(&plan, &Silent).unwrap();
+    let sum: f64 = report.weights.values().sum();
+    assert!((sum - 1.0).abs() < 1e-6, "{:?}", report.weights);
+    assert!(report.weights.values().all(|w| *w >= 0.0));
+    let param = |key: &str| {
+        report
+            .params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(param("weights_optimized").as_deref(), Some("true"));
+    assert_eq!(param("weights_oof_folds").as_deref(), Some("3"));
+    // The blocks end the day before the holdout starts: the holdout never shapes the weights.
+    let window = param("weights_oof_window").unwrap();
+    let holdout_start = &report.holdout_range.as_ref().unwrap().0;
+    let window_end = window.split("..").nth(1).unwrap();
+    assert!(
+        window_end < holdout_start.as_str(),
+        "{window} vs holdout {holdout_start}"
+    );
+    let oof = report
+        .metrics
+        .iter()
+        .find(|(k, _)| k == "weights_oof_rmspe")
+        .map(|(_, v)| *v)
+        .unwrap();
+    assert!(oof.is_finite() && oof > 0.0 && oof < 0.5, "{oof}");
+
+    // Too little data before the holdout for three blocks plus training: a clear error, not a panic.
+    let short = tempfile::tempdir().unwrap();
+    synth(
+        &short.path().join("data/raw"),
+        3,
+        (2014, 1, 1),
+        (2014, 6, 30),
+        7,
+    );
+    let mut plan = self::plan(short.path(), "short");
+    plan.optimize_weights = true;
+    let err = train(&plan, &Silent).unwrap_err().to_string();
+    assert!(err.contains("--optimize-weights needs"), "{err}");
 }

@@ -1191,7 +1191,8 @@ impl Store for SqlStore {
         let mut sql =
             self.sql("SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ");
         sql.text(&id.0).push(" AND key = ").text(key);
-        sql.push(" ORDER BY timestamp, step, is_nan, value LIMIT ")
+        // The primary key's column order, so the history is read from the index already sorted (no sort step).
+        sql.push(" ORDER BY timestamp, step, value, is_nan LIMIT ")
             .int(size.saturating_add(1));
         sql.push(" OFFSET ").int(offset);
         let rows = sql

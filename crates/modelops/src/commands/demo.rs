@@ -108,6 +108,7 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         data_dir: None,
         config: None,
         weights: modelops_models::EnsembleWeights::default(),
+        optimize_weights: false,
         holdout_days: 42,
         rounds_from_config: false,
         early_stopping: None,
@@ -115,6 +116,7 @@ pub fn exec(args: DemoArgs, ctx: &Context) -> anyhow::Result<u8> {
         threads: 0,
         no_log_target: false,
         no_track: true,
+        no_register: true,
     };
     let plan = train::plan(&train_args, ctx)?;
     let printer = StepPrinter::new(ctx.quiet);

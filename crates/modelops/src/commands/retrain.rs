@@ -73,6 +73,9 @@ pub struct RetrainArgs {
         default_value = "lightgbm=0.3,xgboost=0.6,catboost=0.1"
     )]
     pub weights: EnsembleWeights,
+    /// Fit the ensemble weights on out-of-fold predictions before the holdout (see `modelops train --help`).
+    #[arg(long)]
+    pub optimize_weights: bool,
     /// Override boosting rounds per engine: LIGHTGBM,XGBOOST,CATBOOST.
     #[arg(long, value_name = "L,X,C")]
     pub rounds: Option<String>,
@@ -432,6 +435,7 @@ fn steps(run: &mut Run<'_>, args: &RetrainArgs) -> Result<(), u8> {
         data_dir: None,
         config: args.config.clone(),
         weights: args.weights,
+        optimize_weights: args.optimize_weights,
         holdout_days: args.holdout_days,
         rounds_from_config: false,
         early_stopping: None,
@@ -439,6 +443,7 @@ fn steps(run: &mut Run<'_>, args: &RetrainArgs) -> Result<(), u8> {
         threads: args.threads,
         no_log_target: false,
         no_track: false,
+        no_register: true,
     };
     let mut trained = None;
     run.step(2, EXIT_TRAINING_FAILED, |run| {
