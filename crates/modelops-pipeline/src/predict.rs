@@ -32,6 +32,75 @@ pub const PREDICTION_COLUMN: &str = "Predicted_Sales";
 /// At most this many bad cells are listed in one error.
 const MAX_LISTED_ERRORS: usize = 20;
 
+/// The bad cells of an input table, collected row by row so that one error lists them all (the first
+/// [`MAX_LISTED_ERRORS`] by CSV line or parquet row, and column) instead of stopping at the first. Shared by every
+/// reader of user tables (batch inputs here, actual sales in `modelops-serve`).
+#[derive(Debug)]
+pub struct CellErrors {
+    path: PathBuf,
+    is_csv: bool,
+    listed: Vec<String>,
+    total: usize,
+}
+
+impl CellErrors {
+    /// No errors yet, for the table read from `path`.
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            is_csv: extension(path) == "csv",
+            listed: Vec::new(),
+            total: 0,
+        }
+    }
+
+    /// Records that `value` in `column` of data row `row` (0-based) is not `allowed`.
+    pub fn bad(&mut self, row: usize, column: &str, value: &str, allowed: &str) {
+        self.total += 1;
+        if self.listed.len() < MAX_LISTED_ERRORS {
+            // CSV line numbers count the header as line 1; parquet rows are 1-based.
+            let place = if self.is_csv {
+                format!("line {}", row + 2)
+            } else {
+                format!("row {}", row + 1)
+            };
+            self.listed.push(format!(
+                "{place}, column {column}: {value:?} is not {allowed}"
+            ));
+        }
+    }
+
+    /// `Ok` when no cell was bad, else the message listing them.
+    ///
+    /// # Errors
+    /// The message: file, count, the listed cells and how many more.
+    pub fn finish(self) -> Result<(), String> {
+        if self.total == 0 {
+            return Ok(());
+        }
+        let more = self.total.saturating_sub(self.listed.len());
+        let tail = if more > 0 {
+            format!("\n  … and {more} more")
+        } else {
+            String::new()
+        };
+        Err(format!(
+            "{}: {} bad value(s); fix them and run again:\n  {}{tail}",
+            self.path.display(),
+            self.total,
+            self.listed.join("\n  ")
+        ))
+    }
+}
+
+/// A store id: a whole number ≥ 1.
+pub fn parse_store(text: &str) -> Option<u32> {
+    text.parse::<u32>().ok().filter(|s| *s >= 1)
+}
+
+/// What [`CellErrors::bad`] says a store id must be.
+pub const STORE_RULE: &str = "a store id (a whole number ≥ 1)";
+
 /// Which registered model a package is, for the metadata file (all optional for a plain package path).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ModelLabel {
@@ -153,37 +222,26 @@ pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>,
     for column in &text_columns {
         strings.push(column.str().map_err(frame_error(path))?);
     }
-    let is_csv = extension(path) == "csv";
-    let mut errors: Vec<String> = Vec::new();
-    let mut total_errors = 0usize;
+    let mut errors = CellErrors::new(path);
     let mut rows = Vec::with_capacity(frame.height());
     for i in 0..frame.height() {
-        // CSV line numbers count the header as line 1; parquet rows are 1-based.
-        let place = if is_csv {
-            format!("line {}", i + 2)
-        } else {
-            format!("row {}", i + 1)
-        };
         let cell = |c: usize| strings[c].get(i).map(str::trim).unwrap_or("");
-        let mut bad = |column: &str, value: &str, allowed: &str| {
-            total_errors += 1;
-            if errors.len() < MAX_LISTED_ERRORS {
-                errors.push(format!(
-                    "{place}, column {column}: {value:?} is not {allowed}"
-                ));
-            }
-        };
-        let store = cell(0).parse::<u32>().ok().filter(|s| *s >= 1);
+        let store = parse_store(cell(0));
         if store.is_none() {
-            bad("Store", cell(0), "a store id (a whole number ≥ 1)");
+            errors.bad(i, "Store", cell(0), STORE_RULE);
         }
         let day_of_week = cell(1).parse::<u8>().ok().filter(|d| (1..=7).contains(d));
         if day_of_week.is_none() {
-            bad("DayOfWeek", cell(1), "a weekday number 1..7 (1 = Monday)");
+            errors.bad(
+                i,
+                "DayOfWeek",
+                cell(1),
+                "a weekday number 1..7 (1 = Monday)",
+            );
         }
         let date = parse_day(cell(2));
         if date.is_none() {
-            bad("Date", cell(2), "a date as YYYY-MM-DD");
+            errors.bad(i, "Date", cell(2), "a date as YYYY-MM-DD");
         }
         let flag = |c: usize| match cell(c) {
             "0" | "0.0" => Some(false),
@@ -192,24 +250,25 @@ pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>,
         };
         let open = flag(3);
         if open.is_none() {
-            bad("Open", cell(3), "0 or 1");
+            errors.bad(i, "Open", cell(3), "0 or 1");
         }
         let promo = flag(4);
         if promo.is_none() {
-            bad("Promo", cell(4), "0 or 1");
+            errors.bad(i, "Promo", cell(4), "0 or 1");
         }
         let state_holiday = StateHoliday::parse(cell(5));
         if state_holiday.is_none() {
-            bad("StateHoliday", cell(5), "one of 0, a, b, c");
+            errors.bad(i, "StateHoliday", cell(5), "one of 0, a, b, c");
         }
         let school_holiday = flag(6);
         if school_holiday.is_none() {
-            bad("SchoolHoliday", cell(6), "0 or 1");
+            errors.bad(i, "SchoolHoliday", cell(6), "0 or 1");
         }
         if let (Some(dow), Some(day)) = (day_of_week, date)
             && weekday(day) != dow
         {
-            bad(
+            errors.bad(
+                i,
                 "DayOfWeek",
                 cell(1),
                 &format!(
@@ -247,19 +306,7 @@ pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>,
             });
         }
     }
-    if total_errors > 0 {
-        let more = total_errors.saturating_sub(errors.len());
-        let tail = if more > 0 {
-            format!("\n  … and {more} more")
-        } else {
-            String::new()
-        };
-        return Err(PipelineError::Invalid(format!(
-            "{}: {total_errors} bad value(s); fix them and run again:\n  {}{tail}",
-            path.display(),
-            errors.join("\n  ")
-        )));
-    }
+    errors.finish().map_err(PipelineError::Invalid)?;
     if rows.is_empty() {
         return Err(PipelineError::Invalid(format!(
             "{}: the input has no rows to predict",

@@ -13,18 +13,7 @@ use modelops_data::synth::{SynthConfig, generate};
 use polars::prelude::*;
 
 use crate::PipelineError;
-use crate::predict::{PREDICTION_COLUMN, read_input, write_table};
-
-/// The Kaggle test-schema columns of a batch input.
-const INPUT_COLUMNS: [&str; 7] = [
-    "Store",
-    "DayOfWeek",
-    "Date",
-    "Open",
-    "Promo",
-    "StateHoliday",
-    "SchoolHoliday",
-];
+use crate::predict::{INPUT_COLUMNS, PREDICTION_COLUMN, read_input, write_table};
 
 /// Writes `dir/batch.csv`: `days` days from `first_day` for stores `1..=stores`, in the Kaggle test schema.
 ///

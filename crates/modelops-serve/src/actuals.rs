@@ -5,14 +5,11 @@
 use std::path::Path;
 
 use modelops_features::calendar::parse_day;
-use modelops_pipeline::predict::read_input;
+use modelops_pipeline::predict::{CellErrors, STORE_RULE, parse_store, read_input};
 use polars::prelude::{DataFrame, DataType};
 
 use crate::error::ServeError;
 use crate::log::ActualSales;
-
-/// At most this many bad cells are listed in one error.
-const MAX_LISTED_ERRORS: usize = 20;
 
 /// Reads the actual sales in `path`.
 ///
@@ -27,60 +24,31 @@ pub fn read_actuals(path: &Path) -> Result<Vec<ActualSales>, ServeError> {
             missing.join(", ")
         ))
     })?;
-    let is_csv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let mut errors = Vec::new();
-    let mut total = 0usize;
+    let mut errors = CellErrors::new(path);
     let mut out = Vec::with_capacity(columns[0].len());
     #[allow(clippy::needless_range_loop)] // each row reads cells of three columns by index
     for i in 0..columns[0].len() {
-        let place = if is_csv {
-            format!("line {}", i + 2)
-        } else {
-            format!("row {}", i + 1)
-        };
         let cell = |c: usize| columns[c][i].as_deref().map(str::trim).unwrap_or("");
-        let mut bad = |column: &str, value: &str, allowed: &str| {
-            total += 1;
-            if errors.len() < MAX_LISTED_ERRORS {
-                errors.push(format!(
-                    "{place}, column {column}: {value:?} is not {allowed}"
-                ));
-            }
-        };
-        let store = cell(0).parse::<u32>().ok().filter(|s| *s >= 1);
+        let store = parse_store(cell(0));
         if store.is_none() {
-            bad("Store", cell(0), "a store id (a whole number ≥ 1)");
+            errors.bad(i, "Store", cell(0), STORE_RULE);
         }
         let date = parse_day(cell(1));
         if date.is_none() {
-            bad("Date", cell(1), "a date as YYYY-MM-DD");
+            errors.bad(i, "Date", cell(1), "a date as YYYY-MM-DD");
         }
         let sales = cell(2)
             .parse::<f64>()
             .ok()
             .filter(|s| s.is_finite() && *s >= 0.0);
         if sales.is_none() {
-            bad("Sales", cell(2), "a sales figure ≥ 0");
+            errors.bad(i, "Sales", cell(2), "a sales figure ≥ 0");
         }
         if let (Some(store), Some(date), Some(sales)) = (store, date, sales) {
             out.push(ActualSales { store, date, sales });
         }
     }
-    if total > 0 {
-        let more = total.saturating_sub(errors.len());
-        let tail = if more > 0 {
-            format!("\n  … and {more} more")
-        } else {
-            String::new()
-        };
-        return Err(ServeError::Invalid(format!(
-            "{}: {total} bad value(s); fix them and run again:\n  {}{tail}",
-            path.display(),
-            errors.join("\n  ")
-        )));
-    }
+    errors.finish().map_err(ServeError::Invalid)?;
     Ok(out)
 }
 

@@ -23,7 +23,11 @@
 //!     log_uri: Some("sqlite:////tmp/mlflow.db".into()),
 //!     ..ServeConfig::default()
 //! };
-//! modelops_serve::serve(config, modelops_serve::shutdown_signal()).await?;
+//! // Any future ends the service gracefully; `modelops serve` passes `modelops_server::shutdown_signal()`.
+//! let ctrl_c = async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! };
+//! modelops_serve::serve(config, ctrl_c).await?;
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -193,32 +197,4 @@ pub async fn serve_on(
         log.shutdown().await;
     }
     result.map_err(|e| ServeError::Invalid(format!("the server failed: {e}")))
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

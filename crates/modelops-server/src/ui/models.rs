@@ -484,6 +484,34 @@ fn require_fields(form: &ActionForm) -> Result<(), String> {
     Ok(())
 }
 
+/// The version page an action was posted from, to answer a refused action with it.
+struct ActionPage<'a> {
+    app: &'a AppState,
+    ui: &'a UiOptions,
+    csrf: &'a CsrfToken,
+    name: &'a str,
+    version: &'a str,
+}
+
+impl ActionPage<'_> {
+    /// The version page showing `message`, with `status`.
+    async fn refuse(&self, message: String, status: StatusCode) -> UiResult {
+        let params = Params::default();
+        let (app, ui, csrf) = (self.app, self.ui, self.csrf);
+        render_version(
+            app,
+            ui,
+            csrf,
+            self.name,
+            self.version,
+            &params,
+            Some(message),
+            status,
+        )
+        .await
+    }
+}
+
 /// `POST /models/{name}/versions/{version}/approve`: Staging → Production through [`promote`].
 pub async fn approve(
     State(app): State<AppState>,
@@ -494,19 +522,15 @@ pub async fn approve(
 ) -> UiResult {
     csrf.verify(form.csrf_token.as_deref())?;
     let number = parse_version(&version)?;
-    let params = Params::default();
+    let page = ActionPage {
+        app: &app,
+        ui: &ui,
+        csrf: &csrf,
+        name: &name,
+        version: &version,
+    };
     if let Err(message) = require_fields(&form) {
-        return render_version(
-            &app,
-            &ui,
-            &csrf,
-            &name,
-            &version,
-            &params,
-            Some(message),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        return page.refuse(message, StatusCode::BAD_REQUEST).await;
     }
     let request = PromoteRequest {
         name: name.clone(),
@@ -523,17 +547,7 @@ pub async fn approve(
             Ok(done_link(version_link(&name, number), "approved"))
         }
         Err(StoreError::InvalidParameter(message)) => {
-            render_version(
-                &app,
-                &ui,
-                &csrf,
-                &name,
-                &version,
-                &params,
-                Some(message),
-                StatusCode::CONFLICT,
-            )
-            .await
+            page.refuse(message, StatusCode::CONFLICT).await
         }
         Err(e) => Err(e.into()),
     }
@@ -549,19 +563,15 @@ pub async fn reject(
 ) -> UiResult {
     csrf.verify(form.csrf_token.as_deref())?;
     let number = parse_version(&version)?;
-    let params = Params::default();
+    let page = ActionPage {
+        app: &app,
+        ui: &ui,
+        csrf: &csrf,
+        name: &name,
+        version: &version,
+    };
     if let Err(message) = require_fields(&form) {
-        return render_version(
-            &app,
-            &ui,
-            &csrf,
-            &name,
-            &version,
-            &params,
-            Some(message),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        return page.refuse(message, StatusCode::BAD_REQUEST).await;
     }
     let current = app
         .store
@@ -578,17 +588,7 @@ pub async fn reject(
             "Only a Staging version can be rejected; version {number} is {}.",
             current.current_stage
         );
-        return render_version(
-            &app,
-            &ui,
-            &csrf,
-            &name,
-            &version,
-            &params,
-            Some(message),
-            StatusCode::CONFLICT,
-        )
-        .await;
+        return page.refuse(message, StatusCode::CONFLICT).await;
     }
     let request = PromoteRequest {
         name: name.clone(),

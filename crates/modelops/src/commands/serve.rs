@@ -140,7 +140,7 @@ pub fn exec(args: ServeArgs, ctx: &Context) -> anyhow::Result<u8> {
                 config.log_uri.as_deref().unwrap_or("off")
             );
         }
-        modelops_serve::serve_on(listener, state, config.reload_interval, modelops_serve::shutdown_signal())
+        modelops_serve::serve_on(listener, state, config.reload_interval, modelops_server::shutdown_signal())
             .await
             .map_err(|e| anyhow::anyhow!(e))
             .with_context(|| format!("the service on {address} failed"))
