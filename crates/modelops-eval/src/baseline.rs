@@ -94,6 +94,10 @@ pub struct ModelReport {
     pub cv_rmspe_std: f64,
     /// The holdout score.
     pub holdout: WindowScore,
+    /// For a trained model: its holdout model's most important features, as shares of the total gain (largest
+    /// first). Empty for the history baselines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_features: Vec<(String, f64)>,
 }
 
 impl ModelReport {
@@ -112,7 +116,21 @@ impl ModelReport {
             cv_rmspe_mean,
             cv_rmspe_std,
             holdout,
+            top_features: Vec::new(),
         })
+    }
+
+    /// Keeps the `n` largest of `importance` (any non-negative scale, e.g. gain) as shares of their total.
+    pub fn set_top_features(&mut self, mut importance: Vec<(String, f64)>, n: usize) {
+        let total: f64 = importance.iter().map(|(_, g)| g.max(0.0)).sum();
+        importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+        importance.truncate(n);
+        if total > 0.0 {
+            for (_, g) in &mut importance {
+                *g = g.max(0.0) / total;
+            }
+        }
+        self.top_features = importance;
     }
 }
 

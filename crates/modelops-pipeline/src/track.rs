@@ -74,3 +74,70 @@ pub fn record_training(
         }
     }
 }
+
+/// Records one forecaster of `modelops baseline` as a run named `baseline_<name>`: params `model`, the CV settings
+/// and `params` (a trained model's settings); metrics `cv_rmspe_mean`, `cv_rmspe_std`, `holdout_{rmspe,rmse,mae,
+/// mape}`, and `cv_fold_rmspe` with one step per fold (1 = oldest), so the fold scores chart as a series; the top
+/// features as the tag `modelops.top_features`. Returns the run id.
+///
+/// # Errors
+/// [`PipelineError::Tracking`] naming the failing call; the run is marked FAILED when logging fails after it was
+/// created.
+pub fn record_baseline(
+    target: &TrackingTarget,
+    report: &modelops_eval::ModelReport,
+    cv: &modelops_eval::CvConfig,
+    params: &[(String, String)],
+) -> Result<String, PipelineError> {
+    let run_name = format!("baseline_{}", report.name);
+    let logger = RunLogger::start(
+        &target.tracking_uri,
+        &target.artifact_root,
+        &target.experiment,
+        Some(&run_name),
+        &target.run_tags("baseline"),
+    )?;
+    let run_id = logger.run_id().to_string();
+    let outcome = (|| {
+        let mut all_params: Vec<(String, String)> = vec![
+            ("model".into(), report.name.clone()),
+            ("n_folds".into(), cv.n_folds.to_string()),
+            ("fold_days".into(), cv.fold_days.to_string()),
+            ("min_train_days".into(), cv.min_train_days.to_string()),
+            ("holdout_days".into(), cv.holdout_days.to_string()),
+        ];
+        all_params.extend(params.iter().cloned());
+        logger.log_params(&all_params)?;
+        let h = &report.holdout.scores;
+        logger.log_metrics(
+            &[
+                ("cv_rmspe_mean", report.cv_rmspe_mean),
+                ("cv_rmspe_std", report.cv_rmspe_std),
+                ("holdout_rmspe", h.rmspe),
+                ("holdout_rmse", h.rmse),
+                ("holdout_mae", h.mae),
+                ("holdout_mape", h.mape),
+            ],
+            0,
+        )?;
+        for (i, fold) in report.folds.iter().enumerate() {
+            let step = i64::try_from(i + 1).unwrap_or(i64::MAX);
+            logger.log_metrics(&[("cv_fold_rmspe", fold.scores.rmspe)], step)?;
+        }
+        if !report.top_features.is_empty() {
+            let summary = serde_json::to_string(&report.top_features).unwrap_or_default();
+            logger.set_tags(&[("modelops.top_features", summary)])?;
+        }
+        Ok::<(), modelops_tracking::StoreError>(())
+    })();
+    match outcome {
+        Ok(()) => {
+            logger.end(RunStatus::Finished)?;
+            Ok(run_id)
+        }
+        Err(err) => {
+            let _ = logger.end(RunStatus::Failed);
+            Err(err.into())
+        }
+    }
+}

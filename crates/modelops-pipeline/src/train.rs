@@ -82,6 +82,8 @@ pub struct EngineReport {
     pub rounds: usize,
     /// Wall time of fitting, seconds.
     pub train_seconds: f64,
+    /// Peak resident memory of the process while this engine trained, MiB (Linux; includes the feature matrix).
+    pub peak_rss_mib: Option<f64>,
     /// Holdout scores (absent without a holdout).
     pub holdout: Option<modelops_eval::metrics::Scores>,
 }
@@ -211,8 +213,38 @@ fn targets(rows: &LabelledRows, transform: TargetTransform) -> Vec<f32> {
     rows.sales.iter().map(|&s| transform.forward(s)).collect()
 }
 
-/// The fitted engines and each one's fitting time in seconds.
-type FittedMembers = (Vec<Box<dyn Regressor>>, BTreeMap<&'static str, f64>);
+/// The fitted engines, and per engine key its fitting time and peak resident memory.
+type FittedMembers = (Vec<Box<dyn Regressor>>, BTreeMap<&'static str, FitCost>);
+
+/// What fitting one engine cost.
+#[derive(Clone, Copy, Debug, Default)]
+struct FitCost {
+    /// Wall time, seconds.
+    seconds: f64,
+    /// Peak resident memory of the process while the engine trained, MiB (None where the OS does not say).
+    peak_rss_mib: Option<f64>,
+}
+
+/// Peak resident set size of this process, read from `/proc/self/status` (`VmHWM`); None off Linux.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Resets the peak that [`peak_rss_mib`] reports to the current resident size (Linux `clear_refs` 5), so each
+/// engine's figure is its own (it still includes the shared feature matrix). Best effort: without it the figure
+/// is the process's peak so far.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
 
 /// Fits the three engines on one training set; `label` prefixes the progress steps (e.g. "fold 1/3 ").
 fn fit_members(
@@ -223,7 +255,7 @@ fn fit_members(
     label: &str,
 ) -> Result<FittedMembers, PipelineError> {
     let mut members: Vec<Box<dyn Regressor>> = Vec::new();
-    let mut seconds: BTreeMap<&'static str, f64> = BTreeMap::new();
+    let mut costs: BTreeMap<&'static str, FitCost> = BTreeMap::new();
     for engine in [Engine::Lightgbm, Engine::Xgboost, Engine::Catboost] {
         let total = match engine {
             Engine::Lightgbm => configs.lightgbm.rounds,
@@ -231,6 +263,7 @@ fn fit_members(
             Engine::Catboost => configs.catboost.iterations,
         };
         progress.step(&format!("{label}train {}", engine.key()), u64::from(total));
+        reset_peak_rss();
         let t = Instant::now();
         let rounds = RoundProgress(progress);
         let model: Box<dyn Regressor> = match engine {
@@ -245,10 +278,16 @@ fn fit_members(
         };
         let elapsed = t.elapsed().as_secs_f64();
         progress.finish(&format!("{} rounds in {elapsed:.1}s", model.n_rounds()));
-        seconds.insert(engine.key(), elapsed);
+        costs.insert(
+            engine.key(),
+            FitCost {
+                seconds: elapsed,
+                peak_rss_mib: peak_rss_mib(),
+            },
+        );
         members.push(model);
     }
-    Ok((members, seconds))
+    Ok((members, costs))
 }
 
 /// Weights fitted on out-of-fold predictions, and where they came from.
@@ -432,7 +471,7 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
     } else {
         (plan.weights, None)
     };
-    let (members, seconds) = fit_members(&configs, &train_set, eval_set.as_ref(), progress, "")?;
+    let (members, costs) = fit_members(&configs, &train_set, eval_set.as_ref(), progress, "")?;
     let ensemble = Ensemble::new(members, weights)?;
 
     // Holdout scores per engine and for the ensemble, in sales space.
@@ -503,8 +542,14 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         "xgboost" => "xgb",
         _ => "cb",
     };
-    for (engine, s) in &seconds {
-        metrics.push((format!("{}_train_time_seconds", prefix(engine)), *s));
+    for (engine, cost) in &costs {
+        metrics.push((
+            format!("{}_train_time_seconds", prefix(engine)),
+            cost.seconds,
+        ));
+        if let Some(mib) = cost.peak_rss_mib {
+            metrics.push((format!("{}_train_peak_rss_mib", prefix(engine)), mib));
+        }
     }
     for (engine, s) in &engine_scores {
         for (name, value) in named_scores(s) {
@@ -592,7 +637,8 @@ pub fn train(plan: &TrainPlan, progress: &dyn Progress) -> Result<TrainReport, P
         .map(|engine| EngineReport {
             engine: engine.key(),
             rounds: ensemble.member(engine).map_or(0, |m| m.n_rounds()),
-            train_seconds: seconds.get(engine.key()).copied().unwrap_or(0.0),
+            train_seconds: costs.get(engine.key()).map_or(0.0, |c| c.seconds),
+            peak_rss_mib: costs.get(engine.key()).and_then(|c| c.peak_rss_mib),
             holdout: engine_scores.get(engine.key()).cloned(),
         })
         .collect();

@@ -8,7 +8,9 @@
 //! - the service's RSS (`VmRSS`, `VmHWM`) after the load.
 //!
 //! `cargo bench -p modelops-serve --bench load` (env `LOAD_RATE` requests/s, default 500; `LOAD_SECONDS`,
-//! default 10).
+//! default 10). By default it serves the tests' small fixture package; `LOAD_PACKAGE=DIR` serves any package
+//! instead (e.g. one `modelops train` wrote from the real data), with requests for stores `1..=LOAD_STORES`
+//! (default 1115) dated from `LOAD_ORIGIN` (`YYYY-MM-DD`, the package's first forecast day).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failures abort the run
 
 #[allow(dead_code)]
@@ -89,16 +91,28 @@ fn main() {
     }
     let rate = env_number("LOAD_RATE", 500);
     let seconds = env_number("LOAD_SECONDS", 10);
-    eprintln!("building the fixture package …");
-    let fix = fixture::fixture();
+    let (package, origin, stores) = match std::env::var("LOAD_PACKAGE") {
+        Ok(package) => {
+            let origin = std::env::var("LOAD_ORIGIN")
+                .expect("LOAD_ORIGIN=YYYY-MM-DD goes with LOAD_PACKAGE");
+            let origin =
+                modelops_features::calendar::parse_day(&origin).expect("LOAD_ORIGIN is YYYY-MM-DD");
+            (package, origin, env_number("LOAD_STORES", 1115) as u32)
+        }
+        Err(_) => {
+            eprintln!("building the fixture package …");
+            let fix = fixture::fixture();
+            (
+                fix.package_a.display().to_string(),
+                fix.origin,
+                fixture::STORES,
+            )
+        }
+    };
     let log_dir = tempfile::tempdir().unwrap();
     let log_db = log_dir.path().join("predictions.db");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--serve-child",
-            &fix.package_a.display().to_string(),
-            &log_db.display().to_string(),
-        ])
+        .args(["--serve-child", &package, &log_db.display().to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -118,7 +132,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-        let one = json!({"inputs": [fixture::row(1, fix.origin, 1, 1)], "model_stage": "Production"}).to_string();
+        let one = json!({"inputs": [fixture::row(1, origin, 1, 1)], "model_stage": "Production"}).to_string();
         // Warm up connections and caches.
         for _ in 0..200 {
             client.post(format!("{base}/predict")).body(one.clone()).send().await.unwrap().bytes().await.unwrap();
@@ -161,8 +175,8 @@ fn main() {
         // 1,000-row requests.
         let rows: Vec<Value> = (0..1000)
             .map(|k| {
-                let store = (k % fixture::STORES as i32) as u32 + 1;
-                fixture::row(store, fix.origin + (k / fixture::STORES as i32) % 40, 1, (k % 2) as u8)
+                let store = (k as u32 % stores) + 1;
+                fixture::row(store, origin + (k / stores as i32) % 40, 1, (k % 2) as u8)
             })
             .collect();
         let big = json!({"inputs": rows}).to_string();

@@ -1,11 +1,11 @@
 //! `modelops baseline`: score the baselines on the expanding-window CV folds and the holdout, print the fold table
-//! and the scores, and write them to `outputs/metrics/baseline_<timestamp>.json`. Wiring only: the evaluation is
-//! `modelops_eval`.
+//! and the scores, record one tracked run per forecaster, and write them to `outputs/metrics/baseline_<timestamp>.json`.
+//! Wiring only: the evaluation is `modelops_eval`, the recording `modelops_pipeline::track`.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use modelops_data::ingest::{TRAIN_CLEAN_FILE, processed_dir, read_parquet};
 use modelops_eval::report::BaselineReport;
 use modelops_eval::{
@@ -22,11 +22,13 @@ use crate::context::Context;
     long_about = "Score the baselines with expanding-window cross-validation and on the holdout (the last \
 --holdout-days of data/processed/train_clean.parquet): naive last week (the same weekday of the last week before \
 each origin), the store×DayOfWeek×Promo mean, and LightGBM with default parameters on the origin-safe features \
-(log target, rolling-origin training rows), when the binary has the lightgbm engine. Every window recomputes \
-history at its own origin. Prints the fold table and per-fold/holdout RMSPE, and writes \
-outputs/metrics/baseline_<UTC timestamp>.json.",
+(log target, rolling-origin training rows) — or, with --lightgbm tuned, with the settings and rounds of \
+config/best_hyperparameters.json — when the binary has the lightgbm engine. Every window recomputes history at \
+its own origin. Prints the fold table, per-fold/holdout RMSPE and the LightGBM holdout model's top 15 features by \
+gain, records one run per forecaster in the tracking store (experiment from the settings; --no-track to skip), \
+and writes outputs/metrics/baseline_<UTC timestamp>.json.",
     after_help = "Examples:\n  modelops baseline\n  modelops baseline --no-lightgbm --folds 3\n  \
-modelops baseline --data-dir /tmp/rossmann"
+modelops baseline --lightgbm tuned --data-dir /tmp/rossmann"
 )]
 pub struct BaselineArgs {
     /// Data directory holding processed/train_clean.parquet (default: the project's data/).
@@ -47,7 +49,32 @@ pub struct BaselineArgs {
     /// Skip the LightGBM baseline (the two history baselines take seconds; LightGBM takes minutes).
     #[arg(long)]
     pub no_lightgbm: bool,
+    /// LightGBM settings: `default` (LightGBM's own, 100 rounds) or `tuned` (the hyperparameter file's, 1,600
+    /// rounds unless --lightgbm-rounds).
+    #[arg(long, value_enum, default_value_t = LightGbmSettings::Default)]
+    pub lightgbm: LightGbmSettings,
+    /// Boosting rounds of the LightGBM baseline (overrides the settings' rounds).
+    #[arg(long, value_name = "N")]
+    pub lightgbm_rounds: Option<u32>,
+    /// Hyperparameter file for `--lightgbm tuned` (default: config/best_hyperparameters.json).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Do not record the scores as tracked runs (the JSON report is still written).
+    #[arg(long)]
+    pub no_track: bool,
 }
+
+/// Which LightGBM settings the baseline uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LightGbmSettings {
+    /// LightGBM's defaults (31 leaves, learning rate 0.1, 100 rounds).
+    Default,
+    /// The tuned settings of the hyperparameter file and the reference's 1,600 rounds.
+    Tuned,
+}
+
+/// How many features the report lists per trained model.
+const TOP_FEATURES: usize = 15;
 
 struct PrintScores;
 
@@ -60,6 +87,7 @@ impl EvalProgress for PrintScores {
 /// Runs `modelops baseline`.
 pub fn exec(args: BaselineArgs, ctx: &Context) -> anyhow::Result<u8> {
     let data_dir = ctx.data_dir_or(args.data_dir.as_deref());
+    let lightgbm = lightgbm_settings(&args, ctx)?;
     let clean_path = processed_dir(&data_dir).join(TRAIN_CLEAN_FILE);
     anyhow::ensure!(
         clean_path.is_file(),
@@ -92,11 +120,14 @@ pub fn exec(args: BaselineArgs, ctx: &Context) -> anyhow::Result<u8> {
         print_report(&report);
         models.push(report);
     }
+    let mut lightgbm_params = Vec::new();
     if !args.no_lightgbm {
-        match lightgbm_baseline(&data, &plan)? {
-            Some(report) => {
+        match lightgbm_baseline(&data, &plan, lightgbm.0, &lightgbm.1)? {
+            Some((report, params)) => {
                 print_report(&report);
+                print_top_features(&report);
                 models.push(report);
+                lightgbm_params = params;
             }
             None => eprintln!(
                 "note: this binary is built without the lightgbm engine; LightGBM baseline skipped"
@@ -115,7 +146,43 @@ pub fn exec(args: BaselineArgs, ctx: &Context) -> anyhow::Result<u8> {
         &now.format("%Y%m%dT%H%M%SZ").to_string(),
     )?;
     println!("Wrote      {}", path.display());
+    if !args.no_track {
+        let target = ctx.tracking_target();
+        for model in &report.models {
+            let params: &[(String, String)] = if model.top_features.is_empty() {
+                &[]
+            } else {
+                &lightgbm_params
+            };
+            let run_id = modelops_pipeline::track::record_baseline(&target, model, &report.cv, params)
+                .with_context(|| {
+                    format!(
+                        "the scores are in {}, but recording them in {} failed (--no-track skips tracking)",
+                        path.display(),
+                        ctx.tracking_uri
+                    )
+                })?;
+            println!(
+                "Tracked    baseline_{} as run {run_id} in experiment '{}'",
+                model.name, ctx.experiment
+            );
+        }
+    }
     Ok(EXIT_OK)
+}
+
+fn print_top_features(report: &ModelReport) {
+    if report.top_features.is_empty() {
+        return;
+    }
+    println!(
+        "Top {} features of {} (share of total gain, holdout model):",
+        report.top_features.len(),
+        report.name
+    );
+    for (rank, (name, share)) in report.top_features.iter().enumerate() {
+        println!("  {:>2}. {name:<28} {:>5.1}%", rank + 1, share * 100.0);
+    }
 }
 
 fn print_report(report: &ModelReport) {
@@ -137,30 +204,93 @@ fn print_report(report: &ModelReport) {
     );
 }
 
+/// A LightGBM baseline's report and the settings it ran with (as tracking params).
+type LightGbmOutcome = Option<(ModelReport, Vec<(String, String)>)>;
+
+/// The LightGBM baseline's report name and settings, resolved before any scoring so a bad hyperparameter file
+/// fails fast. Like `modelops train`, a missing default file means the reference's tuned values; a missing
+/// `--config FILE` is an error.
+fn lightgbm_settings(
+    args: &BaselineArgs,
+    ctx: &Context,
+) -> anyhow::Result<(&'static str, modelops_models::LightGbmConfig)> {
+    use modelops_models::hyperparams::BestHyperparameters;
+    let (name, mut config) = match args.lightgbm {
+        LightGbmSettings::Default => (
+            "lightgbm_default",
+            modelops_models::LightGbmConfig::default(),
+        ),
+        LightGbmSettings::Tuned => {
+            let file = args
+                .config
+                .clone()
+                .unwrap_or_else(|| ctx.config_dir.join("best_hyperparameters.json"));
+            let tuned = if args.config.is_none() && !file.exists() {
+                tracing::info!(file = %file.display(), "no hyperparameter file; using the reference's tuned values");
+                BestHyperparameters::reference()
+            } else {
+                BestHyperparameters::load(&file)?
+            };
+            ("lightgbm_tuned", tuned.lightgbm_config(&file)?)
+        }
+    };
+    if let Some(rounds) = args.lightgbm_rounds {
+        anyhow::ensure!(rounds > 0, "--lightgbm-rounds must be at least 1");
+        config.rounds = rounds;
+    }
+    Ok((name, config))
+}
+
 #[cfg(feature = "lightgbm")]
-fn lightgbm_baseline(data: &SalesData, plan: &FoldPlan) -> anyhow::Result<Option<ModelReport>> {
+fn lightgbm_baseline(
+    data: &SalesData,
+    plan: &FoldPlan,
+    name: &'static str,
+    config: &modelops_models::LightGbmConfig,
+) -> anyhow::Result<LightGbmOutcome> {
     use modelops_eval::ModelEvaluation;
     use modelops_features::{FeatureBuilder, FeatureSettings, RollingOrigins};
+    use modelops_models::Regressor as _;
+    let params = serde_json::to_value(config)?
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    (
+                        format!("lgb_{k}"),
+                        v.to_string().trim_matches('"').to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
     let how = ModelEvaluation {
-        name: "lightgbm_default",
+        name,
         builder: &builder,
         rolling: RollingOrigins::default(),
         log_target: true,
     };
-    let config = modelops_models::LightGbmConfig::default();
-    let (report, _model) = modelops_eval::evaluate_model(
+    let (mut report, model) = modelops_eval::evaluate_model(
         data,
         plan,
-        &config,
+        config,
         &how,
         &modelops_models::NoProgress,
         &PrintScores,
     )?;
-    Ok(Some(report))
+    report.set_top_features(model.feature_importance(), TOP_FEATURES);
+    Ok(Some((report, params)))
 }
 
 #[cfg(not(feature = "lightgbm"))]
-fn lightgbm_baseline(_data: &SalesData, _plan: &FoldPlan) -> anyhow::Result<Option<ModelReport>> {
+fn lightgbm_baseline(
+    _data: &SalesData,
+    _plan: &FoldPlan,
+    _name: &'static str,
+    _config: &modelops_models::LightGbmConfig,
+) -> anyhow::Result<LightGbmOutcome> {
     Ok(None)
 }

@@ -199,14 +199,17 @@ pub fn print_report(report: &TrainReport) {
     if let Some((start, end)) = &report.holdout_range {
         println!("Holdout: {} rows, {start} … {end}", report.holdout_rows);
         println!(
-            "{:<10} {:>7} {:>9} {:>9} {:>9} {:>8} {:>8}",
-            "model", "rounds", "RMSPE", "RMSE", "MAE", "MAPE%", "train s"
+            "{:<10} {:>7} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "model", "rounds", "RMSPE", "RMSE", "MAE", "MAPE%", "train s", "peak MiB"
         );
         for e in &report.engines {
             if let Some(s) = &e.holdout {
+                let peak = e
+                    .peak_rss_mib
+                    .map_or_else(|| "-".to_string(), |m| format!("{m:.0}"));
                 println!(
-                    "{:<10} {:>7} {:>9.5} {:>9.1} {:>9.1} {:>8.2} {:>8.1}",
-                    e.engine, e.rounds, s.rmspe, s.rmse, s.mae, s.mape, e.train_seconds
+                    "{:<10} {:>7} {:>9.5} {:>9.1} {:>9.1} {:>8.2} {:>8.1} {:>9}",
+                    e.engine, e.rounds, s.rmspe, s.rmse, s.mae, s.mape, e.train_seconds, peak
                 );
             }
         }

@@ -2,6 +2,7 @@
 //! projects in temporary folders.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers fail loudly by design
 
+mod baseline;
 mod monitoring;
 mod project;
 mod retrain;
