@@ -63,16 +63,7 @@ pub fn record_training(
         logger.log_artifact_dir(&report.package_dir, PACKAGE_ARTIFACT_PATH)?;
         Ok::<(), modelops_tracking::StoreError>(())
     })();
-    match outcome {
-        Ok(()) => {
-            logger.end(RunStatus::Finished)?;
-            Ok(run_id)
-        }
-        Err(err) => {
-            let _ = logger.end(RunStatus::Failed);
-            Err(err.into())
-        }
-    }
+    end_run(logger, run_id, outcome)
 }
 
 /// Records one forecaster of `modelops baseline` as a run named `baseline_<name>`: params `model`, the CV settings
@@ -130,6 +121,16 @@ pub fn record_baseline(
         }
         Ok::<(), modelops_tracking::StoreError>(())
     })();
+    end_run(logger, run_id, outcome)
+}
+
+/// Ends a job's run FINISHED when every logging step succeeded and FAILED otherwise, so a half-recorded run never
+/// looks finished; returns the run id or the logging error.
+fn end_run(
+    logger: RunLogger,
+    run_id: String,
+    outcome: Result<(), modelops_tracking::StoreError>,
+) -> Result<String, PipelineError> {
     match outcome {
         Ok(()) => {
             logger.end(RunStatus::Finished)?;

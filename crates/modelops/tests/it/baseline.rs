@@ -1,7 +1,7 @@
 //! `modelops baseline` as a user runs it on synthetic data: the fold table and scores printed, the JSON report,
 //! one tracked run per forecaster with its per-fold series, and the LightGBM holdout model's top features.
 
-use modelops_tracking::{SearchRuns, Store};
+use modelops_tracking::Store;
 
 use crate::project::{Project, text};
 
@@ -75,20 +75,8 @@ fn baseline_scores_every_forecaster_and_tracks_one_run_each() {
     );
 
     // One finished run per forecaster, with the CV summary, the holdout scores and one fold step per fold.
+    let runs = project.runs();
     project.with_store(async |store: &dyn Store| {
-        let experiment = store
-            .get_experiment_by_name("rossmann-forecasting")
-            .await
-            .unwrap();
-        let runs = store
-            .search_runs(&SearchRuns {
-                experiment_ids: vec![experiment.experiment_id],
-                max_results: Some(100),
-                ..SearchRuns::default()
-            })
-            .await
-            .unwrap()
-            .items;
         for name in ["naive_last_week", "store_dow_promo_mean", "lightgbm_tuned"] {
             let run = runs
                 .iter()

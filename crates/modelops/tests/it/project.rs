@@ -68,6 +68,25 @@ impl Project {
         })
     }
 
+    /// Every run of the project's experiment (`rossmann-forecasting`), up to 1000.
+    pub fn runs(&self) -> Vec<modelops_tracking::Run> {
+        self.with_store(async |store: &dyn Store| {
+            let experiment = store
+                .get_experiment_by_name("rossmann-forecasting")
+                .await
+                .unwrap();
+            store
+                .search_runs(&modelops_tracking::SearchRuns {
+                    experiment_ids: vec![experiment.experiment_id],
+                    max_results: Some(1000),
+                    ..modelops_tracking::SearchRuns::default()
+                })
+                .await
+                .unwrap()
+                .items
+        })
+    }
+
     pub fn latest_summary(&self) -> serde_json::Value {
         let path: PathBuf = self.path().join("outputs/retrain/latest.json");
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()

@@ -2,8 +2,6 @@
 //! `config/best_hyperparameters.json`, and the tracked parent and trial runs. (Studies, resumption, workers and
 //! crashed workers are tested in `modelops-tune`; this is the command as a user runs it.)
 
-use modelops_tracking::{SearchRuns, Store};
-
 use crate::project::{Project, text};
 
 #[test]
@@ -53,21 +51,7 @@ fn tune_all_models_writes_best_parameters_and_tracks_every_trial() {
     assert_eq!(best["metadata"]["n_trials_per_model"], 10);
     assert_eq!(best["metadata"]["cv_folds"], 2);
 
-    let runs = project.with_store(async |store: &dyn Store| {
-        let experiment = store
-            .get_experiment_by_name("rossmann-forecasting")
-            .await
-            .unwrap();
-        store
-            .search_runs(&SearchRuns {
-                experiment_ids: vec![experiment.experiment_id],
-                max_results: Some(1000),
-                ..SearchRuns::default()
-            })
-            .await
-            .unwrap()
-            .items
-    });
+    let runs = project.runs();
     let tag = |run: &modelops_tracking::Run, key: &str| {
         run.data
             .tags
