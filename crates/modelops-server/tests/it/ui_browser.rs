@@ -95,9 +95,12 @@ impl Browser {
         self.assert_no_script_errors(path).await;
     }
 
+    /// The page's `<main>` text, waiting for it while a navigation (a submitted form's redirect) is still loading.
     async fn text(&self) -> String {
         self.client
-            .find(Locator::Css("main"))
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("main"))
             .await
             .unwrap()
             .text()
