@@ -292,6 +292,20 @@ impl BestHyperparameters {
         Self::from_json_str(&text, path)
     }
 
+    /// Reads the file when it exists, else the reference's tuned values (what `train`, `tune` and `baseline` use
+    /// when no file was written yet).
+    ///
+    /// # Errors
+    /// As [`BestHyperparameters::load`] for a file that exists.
+    pub fn load_or_reference(path: &Path) -> Result<Self, ModelError> {
+        if path.exists() {
+            Self::load(path)
+        } else {
+            tracing::info!(file = %path.display(), "no hyperparameter file; using the reference's tuned values");
+            Ok(Self::reference())
+        }
+    }
+
     /// Parses the file's content; `path` only labels errors.
     ///
     /// # Errors

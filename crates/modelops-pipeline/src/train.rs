@@ -178,15 +178,7 @@ struct Configs {
 }
 
 fn engine_configs(plan: &TrainPlan) -> Result<Configs, PipelineError> {
-    let best = if plan.hyperparameters_file.exists() {
-        BestHyperparameters::load(&plan.hyperparameters_file)?
-    } else {
-        tracing::info!(
-            file = %plan.hyperparameters_file.display(),
-            "no hyperparameter file; using the reference's tuned values"
-        );
-        BestHyperparameters::reference()
-    };
+    let best = BestHyperparameters::load_or_reference(&plan.hyperparameters_file)?;
     let file = &plan.hyperparameters_file;
     let mut lightgbm = best.lightgbm_config(file)?;
     let mut xgboost = best.xgboost_config(file)?;
@@ -738,24 +730,17 @@ fn reference_profile(
 const PROFILE_PREDICTION_ROWS: usize = 100_000;
 
 /// The indices (ascending) of the rows whose predictions the reference profile holds: all of them up to
-/// [`PROFILE_PREDICTION_ROWS`], else a deterministic pseudo-random sample of about that many (hashed indices, so
-/// no stride can line up with the stores' or weekdays' periods in the row order).
+/// [`PROFILE_PREDICTION_ROWS`], else a uniform random sample of that many from a fixed seed (random, so no stride
+/// can line up with the stores' or weekdays' periods in the row order; seeded, so a retrain is reproducible).
 fn profile_prediction_rows(n: usize) -> Vec<usize> {
+    use rand::SeedableRng as _;
     if n <= PROFILE_PREDICTION_ROWS {
         return (0..n).collect();
     }
-    let keep_below = (PROFILE_PREDICTION_ROWS as u128 * u128::from(u64::MAX) / n as u128) as u64;
-    (0..n)
-        .filter(|&i| splitmix64(i as u64) <= keep_below)
-        .collect()
-}
-
-/// SplitMix64's output function: a fixed, well-mixed hash of `x`.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5052_4f46);
+    let mut sample = rand::seq::index::sample(&mut rng, n, PROFILE_PREDICTION_ROWS).into_vec();
+    sample.sort_unstable();
+    sample
 }
 
 fn params_json(params: &[(String, String)]) -> serde_json::Value {
@@ -777,8 +762,8 @@ pub fn named_scores(s: &modelops_eval::metrics::Scores) -> [(&'static str, f64);
     ]
 }
 
-/// A config's fields as (name, value) text pairs, from its serde form.
-fn config_params<T: Serialize>(config: &T) -> Vec<(String, String)> {
+/// A config's fields as (name, value) text pairs, from its serde form (an unset option reads `null`).
+pub fn config_params<T: Serialize>(config: &T) -> Vec<(String, String)> {
     match serde_json::to_value(config) {
         Ok(serde_json::Value::Object(map)) => map
             .into_iter()

@@ -443,11 +443,7 @@ fn write_best(
     results: &[EngineTuning],
     n_folds: usize,
 ) -> Result<(), PipelineError> {
-    let mut best = if plan.hyperparameters_file.exists() {
-        BestHyperparameters::load(&plan.hyperparameters_file)?
-    } else {
-        BestHyperparameters::reference()
-    };
+    let mut best = BestHyperparameters::load_or_reference(&plan.hyperparameters_file)?;
     let mut updated = false;
     for r in results {
         let (Some(rmspe), Some(engine)) = (r.best_rmspe, engine_of(r.engine)) else {

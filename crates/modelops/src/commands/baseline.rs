@@ -120,14 +120,12 @@ pub fn exec(args: BaselineArgs, ctx: &Context) -> anyhow::Result<u8> {
         print_report(&report);
         models.push(report);
     }
-    let mut lightgbm_params = Vec::new();
     if !args.no_lightgbm {
         match lightgbm_baseline(&data, &plan, lightgbm.0, &lightgbm.1)? {
-            Some((report, params)) => {
+            Some(report) => {
                 print_report(&report);
                 print_top_features(&report);
                 models.push(report);
-                lightgbm_params = params;
             }
             None => eprintln!(
                 "note: this binary is built without the lightgbm engine; LightGBM baseline skipped"
@@ -149,12 +147,12 @@ pub fn exec(args: BaselineArgs, ctx: &Context) -> anyhow::Result<u8> {
     if !args.no_track {
         let target = ctx.tracking_target();
         for model in &report.models {
-            let params: &[(String, String)] = if model.top_features.is_empty() {
-                &[]
+            let params = if model.name == lightgbm.0 {
+                lightgbm_params(&lightgbm.1)
             } else {
-                &lightgbm_params
+                Vec::new()
             };
-            let run_id = modelops_pipeline::track::record_baseline(&target, model, &report.cv, params)
+            let run_id = modelops_pipeline::track::record_baseline(&target, model, &report.cv, &params)
                 .with_context(|| {
                     format!(
                         "the scores are in {}, but recording them in {} failed (--no-track skips tracking)",
@@ -204,8 +202,14 @@ fn print_report(report: &ModelReport) {
     );
 }
 
-/// A LightGBM baseline's report and the settings it ran with (as tracking params).
-type LightGbmOutcome = Option<(ModelReport, Vec<(String, String)>)>;
+/// The LightGBM baseline's settings as tracking params (`lgb_<field>`; unset options left out).
+fn lightgbm_params(config: &modelops_models::LightGbmConfig) -> Vec<(String, String)> {
+    modelops_pipeline::train::config_params(config)
+        .into_iter()
+        .filter(|(_, v)| v != "null")
+        .map(|(k, v)| (format!("lgb_{k}"), v))
+        .collect()
+}
 
 /// The LightGBM baseline's report name and settings, resolved before any scoring so a bad hyperparameter file
 /// fails fast. Like `modelops train`, a missing default file means the reference's tuned values; a missing
@@ -225,11 +229,9 @@ fn lightgbm_settings(
                 .config
                 .clone()
                 .unwrap_or_else(|| ctx.config_dir.join("best_hyperparameters.json"));
-            let tuned = if args.config.is_none() && !file.exists() {
-                tracing::info!(file = %file.display(), "no hyperparameter file; using the reference's tuned values");
-                BestHyperparameters::reference()
-            } else {
-                BestHyperparameters::load(&file)?
+            let tuned = match &args.config {
+                Some(_) => BestHyperparameters::load(&file)?,
+                None => BestHyperparameters::load_or_reference(&file)?,
             };
             ("lightgbm_tuned", tuned.lightgbm_config(&file)?)
         }
@@ -247,25 +249,10 @@ fn lightgbm_baseline(
     plan: &FoldPlan,
     name: &'static str,
     config: &modelops_models::LightGbmConfig,
-) -> anyhow::Result<LightGbmOutcome> {
+) -> anyhow::Result<Option<ModelReport>> {
     use modelops_eval::ModelEvaluation;
     use modelops_features::{FeatureBuilder, FeatureSettings, RollingOrigins};
     use modelops_models::Regressor as _;
-    let params = serde_json::to_value(config)?
-        .as_object()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| {
-                    (
-                        format!("lgb_{k}"),
-                        v.to_string().trim_matches('"').to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
     let how = ModelEvaluation {
         name,
@@ -282,7 +269,7 @@ fn lightgbm_baseline(
         &PrintScores,
     )?;
     report.set_top_features(model.feature_importance(), TOP_FEATURES);
-    Ok(Some((report, params)))
+    Ok(Some(report))
 }
 
 #[cfg(not(feature = "lightgbm"))]
@@ -291,6 +278,6 @@ fn lightgbm_baseline(
     _plan: &FoldPlan,
     _name: &'static str,
     _config: &modelops_models::LightGbmConfig,
-) -> anyhow::Result<LightGbmOutcome> {
+) -> anyhow::Result<Option<ModelReport>> {
     Ok(None)
 }
