@@ -125,7 +125,10 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Clicks a control that loads a new page (a form's submit button) and waits until the old page is gone, so
+    /// what is read next is the new page even on a loaded machine.
     async fn click(&self, css: &str) {
+        let old_page = self.client.find(Locator::Css("html")).await.unwrap();
         self.client
             .find(Locator::Css(css))
             .await
@@ -133,6 +136,15 @@ impl Browser {
             .click()
             .await
             .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The old document's root element goes stale once the new page replaced it.
+        while old_page.tag_name().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} did not load a new page within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn fill(&self, css: &str, text: &str) {
