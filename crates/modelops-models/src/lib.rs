@@ -18,7 +18,7 @@ pub mod xgboost;
 pub use ensemble::{Ensemble, EnsembleWeights};
 pub use error::ModelError;
 pub use lightgbm::LightGbmConfig;
-pub use matrix::{FeatureKind, FeatureMatrix};
+pub use matrix::{FeatureKind, FeatureMatrix, PREDICT_BLOCK_ROWS};
 pub use package::{LoadedPackage, ModelPackage};
 pub use regressor::{EarlyStopping, Engine, Fit, NoProgress, Regressor, TrainProgress, TrainSet};
 pub use xgboost::XgBoostConfig;

@@ -16,6 +16,10 @@ pub enum FeatureKind {
     },
 }
 
+/// Rows per single-threaded engine call in [`FeatureMatrix::predict_in_blocks`]: a 1,000-row request is two
+/// blocks (both cores), a single row one (no hand-off).
+pub const PREDICT_BLOCK_ROWS: usize = 512;
+
 /// Rows × features, row-major `f32`, with a name and a kind per column.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeatureMatrix {
@@ -92,6 +96,31 @@ impl FeatureMatrix {
     pub fn row(&self, i: usize) -> &[f32] {
         let n = self.names.len();
         &self.values[i * n..(i + 1) * n]
+    }
+
+    /// Predicts every row with `predict_block(values, n_rows)` — a single-threaded engine call on a row-major block
+    /// of at most [`PREDICT_BLOCK_ROWS`] rows — and returns the predictions in row order. One block runs on the
+    /// calling thread, so a single-row request pays no thread hand-off; more run in parallel on rayon's pool.
+    /// Engines are called single-threaded because a native library's own thread team per call (OpenMP) costs more
+    /// than a small request's prediction, and concurrent requests already use every core.
+    ///
+    /// # Errors
+    /// The first error of any block.
+    pub fn predict_in_blocks(
+        &self,
+        predict_block: impl Fn(&[f32], usize) -> Result<Vec<f64>, ModelError> + Sync,
+    ) -> Result<Vec<f64>, ModelError> {
+        use rayon::prelude::*;
+        let width = self.names.len();
+        if self.n_rows <= PREDICT_BLOCK_ROWS {
+            return predict_block(&self.values, self.n_rows);
+        }
+        let blocks: Vec<Vec<f64>> = self
+            .values
+            .par_chunks(PREDICT_BLOCK_ROWS * width)
+            .map(|block| predict_block(block, block.len() / width))
+            .collect::<Result<_, _>>()?;
+        Ok(blocks.concat())
     }
 
     /// The rows at `indices`, in that order, as a new matrix.

@@ -6,7 +6,7 @@
 //! the origin (its own training data's tail), so the fold being scored never steers training — unlike the
 //! reference, which early-stopped on the scored fold. The median pruner sees the running mean after each fold.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -269,6 +269,107 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// Ingests the data when needed and builds every CV fold; also returns the cleaned data's fingerprint.
+fn load_folds(
+    plan: &TunePlan,
+    progress: &dyn Progress,
+) -> Result<(Vec<PreparedFold>, String), PipelineError> {
+    let clean = ensure_clean_data(&plan.data_dir, progress)?;
+    progress.step("build CV folds", 0);
+    let data = load_sales_data(&clean)?;
+    let folds_plan = FoldPlan::for_data(&data, &plan.cv)?;
+    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
+    let folds = prepare_folds(&data, &folds_plan, &builder, plan.target)?;
+    progress.finish(&format!("{} folds", folds.len()));
+    let fingerprint = crate::train::data_fingerprints(&plan.data_dir, &clean)
+        .into_values()
+        .next()
+        .unwrap_or_default();
+    Ok((folds, fingerprint))
+}
+
+/// What [`export_folds`] wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct FoldExport {
+    /// The manifest, `folds.json`.
+    pub manifest: PathBuf,
+    /// Rows per fold: (train, early-stopping block, scored).
+    pub rows: Vec<(usize, usize, usize)>,
+}
+
+/// Writes the exact rows the tuning objective uses — per fold `fold_<k>_train.parquet`,
+/// `fold_<k>_stop.parquet` (the early-stopping block) and `fold_<k>_valid.parquet` (the scored days), in the
+/// features-file layout — plus `folds.json` (feature names and kinds, target transform, round cap, patience,
+/// threads, the search spaces and the data fingerprint), so another tuner (Optuna, for the side-by-side in
+/// `crates/modelops-tune/benches/optuna_rossmann.py`) can run the same objective on the same matrix.
+///
+/// # Errors
+/// Data, feature or file errors, naming the file.
+pub fn export_folds(
+    plan: &TunePlan,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<FoldExport, PipelineError> {
+    let spaces = SearchSpaces::load_or_builtin(&plan.search_spaces_file).map_err(|e| {
+        PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display()))
+    })?;
+    let (folds, fingerprint) = load_folds(plan, progress)?;
+    std::fs::create_dir_all(dir).map_err(PipelineError::io(dir))?;
+    progress.step("write folds", folds.len() as u64);
+    let mut rows = Vec::with_capacity(folds.len());
+    let mut files = Vec::with_capacity(folds.len());
+    for (k, fold) in folds.iter().enumerate() {
+        let mut names = serde_json::Map::new();
+        for (part, set) in [
+            ("train", &fold.train),
+            ("stop", &fold.stop),
+            ("valid", &fold.valid),
+        ] {
+            let file = format!("fold_{k}_{part}.parquet");
+            modelops_features::io::write_features_parquet(&dir.join(&file), &[set], i32::MAX)?;
+            names.insert(part.into(), file.into());
+        }
+        files.push(serde_json::Value::Object(names));
+        rows.push((fold.train.len(), fold.stop.len(), fold.valid.len()));
+        progress.advance(k as u64 + 1);
+    }
+    let Some(first) = folds.first() else {
+        return Err(PipelineError::Invalid("no CV fold to export".into()));
+    };
+    let engines: serde_json::Map<String, serde_json::Value> = plan
+        .engines
+        .iter()
+        .filter_map(|e| {
+            let space = spaces.get(e.key()).ok()?;
+            Some((e.key().to_string(), serde_json::to_value(space).ok()?))
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "feature_names": first.train.features.names(),
+        "feature_kinds": first.train.features.kinds(),
+        "target": match plan.target {
+            TargetTransform::Log1p => "log1p",
+            TargetTransform::Identity => "identity",
+        },
+        "max_rounds": plan.max_rounds,
+        "early_stopping_rounds": plan.early_stopping_rounds,
+        "threads": plan.threads,
+        "n_folds": folds.len(),
+        "folds": files,
+        "search_spaces": engines,
+        "data_fingerprint": fingerprint,
+    });
+    let path = dir.join("folds.json");
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| PipelineError::Invalid(format!("cannot serialise {}: {e}", path.display())))?;
+    std::fs::write(&path, text).map_err(PipelineError::io(&path))?;
+    progress.finish(&format!("{} folds → {}", folds.len(), dir.display()));
+    Ok(FoldExport {
+        manifest: path,
+        rows,
+    })
+}
+
 /// Tunes each engine of the plan and updates the hyperparameter file with every engine's best trial.
 ///
 /// # Errors
@@ -287,17 +388,8 @@ pub fn tune(
     let spaces = SearchSpaces::load_or_builtin(&plan.search_spaces_file).map_err(|e| {
         PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display()))
     })?;
-    let clean = ensure_clean_data(&plan.data_dir, &*progress)?;
-    progress.step("build CV folds", 0);
-    let data = load_sales_data(&clean)?;
-    let folds_plan = FoldPlan::for_data(&data, &plan.cv)?;
-    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
-    let folds = Arc::new(prepare_folds(&data, &folds_plan, &builder, plan.target)?);
-    progress.finish(&format!("{} folds", folds.len()));
-    let fingerprint = crate::train::data_fingerprints(&plan.data_dir, &clean)
-        .into_values()
-        .next()
-        .unwrap_or_default();
+    let (folds, fingerprint) = load_folds(plan, &*progress)?;
+    let folds = Arc::new(folds);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -370,7 +462,9 @@ pub fn tune(
                 let model = fit_trial(engine, &params, &objective_plan, fold)?;
                 sum += fold_rmspe(&*model, fold, objective_plan.target)?;
                 let running = sum / (k + 1) as f64;
-                if reporter.report(k as u32 + 1, running) == ShouldPrune::Prune {
+                // Step = fold index from 0, as the reference reported it; with n_warmup_steps = 2 the first
+                // pruning decision comes after the third fold.
+                if reporter.report(k as u32, running) == ShouldPrune::Prune {
                     return Ok(TrialOutcome::Pruned);
                 }
             }

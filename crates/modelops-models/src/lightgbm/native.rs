@@ -8,7 +8,6 @@ use lightgbm3_sys as sys;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
 use std::ptr;
-use std::sync::Mutex;
 
 const ENGINE: &str = "lightgbm";
 
@@ -208,12 +207,16 @@ impl TrainingBooster {
 struct SendBooster(lightgbm3::Booster);
 
 // SAFETY: a LightGBM booster handle has no thread affinity (the C API takes it from any thread; errors are kept
-// per thread). Shared access goes through the `Mutex` in `LightGbmModel`, so no two threads use it at once.
+// per thread).
 unsafe impl Send for SendBooster {}
+// SAFETY: shared use is prediction only: LightGBM's `Booster::Predict` takes the booster's lock in shared mode and
+// builds its predictor and buffers per call, so concurrent predictions are supported by the library. The only
+// mutating calls (training, rollback) happen on the training booster before a `LightGbmModel` exists.
+unsafe impl Sync for SendBooster {}
 
 /// A fitted LightGBM model: the native text model plus the loaded booster that predicts with it.
 pub struct LightGbmModel {
-    booster: Mutex<SendBooster>,
+    booster: SendBooster,
     model_text: String,
     feature_names: Vec<String>,
     importance: Vec<(String, f64)>,
@@ -268,7 +271,7 @@ impl LightGbmModel {
         let importance = feature_names.iter().cloned().zip(gains).collect();
         let n_rounds = usize::try_from(booster.num_iterations()).unwrap_or(0);
         Ok(Self {
-            booster: Mutex::new(SendBooster(booster)),
+            booster: SendBooster(booster),
             model_text: text,
             feature_names,
             importance,
@@ -385,14 +388,12 @@ impl Regressor for LightGbmModel {
         }
         let n_features = i32::try_from(features.n_features())
             .map_err(|_| ModelError::InvalidData("too many feature columns for LightGBM".into()))?;
-        let booster = self
-            .booster
-            .lock()
-            .map_err(|_| engine_error("a previous prediction panicked"))?;
-        booster
-            .0
-            .predict(features.values(), n_features, true)
-            .map_err(engine_error)
+        features.predict_in_blocks(|block, _rows| {
+            self.booster
+                .0
+                .predict_with_params(block, n_features, true, "num_threads=1")
+                .map_err(engine_error)
+        })
     }
 
     fn save(&self, dir: &Path) -> Result<PathBuf, ModelError> {

@@ -96,7 +96,7 @@ pub struct ObliviousModel {
 }
 
 /// Rows per parallel task when binning or predicting.
-const ROW_CHUNK: usize = 4096;
+const ROW_CHUNK: usize = 256;
 
 impl ObliviousModel {
     /// Loads a model saved by [`Regressor::save`] (or any CatBoost JSON model using only the parts we write).
@@ -182,14 +182,12 @@ impl ObliviousModel {
         if nf == 0 {
             return bins;
         }
-        bins.par_chunks_mut(ROW_CHUNK * nf)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                let first = chunk * ROW_CHUNK;
-                for (i, row_out) in out.chunks_mut(nf).enumerate() {
-                    self.bin_row(features.row(first + i), row_out);
-                }
-            });
+        for_each_chunk(&mut bins, ROW_CHUNK * nf, |chunk, out| {
+            let first = chunk * ROW_CHUNK;
+            for (i, row_out) in out.chunks_mut(nf).enumerate() {
+                self.bin_row(features.row(first + i), row_out);
+            }
+        });
         bins
     }
 
@@ -200,18 +198,31 @@ impl ObliviousModel {
         nf: usize,
         predictions: &mut [f64],
     ) {
-        predictions
-            .par_chunks_mut(ROW_CHUNK)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                let first = chunk * ROW_CHUNK;
-                for tree in trees {
-                    for (i, p) in out.iter_mut().enumerate() {
-                        let row = &bins[(first + i) * nf..(first + i + 1) * nf];
-                        *p += tree.leaf_values[leaf_index(&tree.splits, row)];
-                    }
+        for_each_chunk(predictions, ROW_CHUNK, |chunk, out| {
+            let first = chunk * ROW_CHUNK;
+            for tree in trees {
+                for (i, p) in out.iter_mut().enumerate() {
+                    let row = &bins[(first + i) * nf..(first + i + 1) * nf];
+                    *p += tree.leaf_values[leaf_index(&tree.splits, row)];
                 }
-            });
+            }
+        });
+    }
+}
+
+/// Runs `f(chunk_index, chunk)` over `chunk_len`-sized chunks of `data`: on the calling thread when there is only
+/// one chunk (a single-row request must not hop to the rayon pool and back), else in parallel on rayon's pool.
+fn for_each_chunk<T: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
+    if data.len() <= chunk_len {
+        f(0, data);
+    } else {
+        data.par_chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(chunk, out)| f(chunk, out));
     }
 }
 

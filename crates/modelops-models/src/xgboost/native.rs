@@ -7,7 +7,6 @@ use crate::{
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::path::{Path, PathBuf};
 use std::ptr;
-use std::sync::Mutex;
 use xgboost_lib_sys as sys;
 
 const ENGINE: &str = "xgboost";
@@ -64,19 +63,32 @@ impl Drop for DMatrix {
 impl DMatrix {
     /// The features as a dense matrix (`NaN` = missing), with feature names.
     fn from_features(features: &FeatureMatrix) -> Result<Self, ModelError> {
+        Self::from_rows(features.values(), features.n_rows(), features.names())
+    }
+
+    /// `n_rows` rows of row-major `values`, one column per name.
+    fn from_rows(values: &[f32], n_rows: usize, names: &[String]) -> Result<Self, ModelError> {
+        if values.len() != n_rows * names.len() {
+            return Err(engine_error(format!(
+                "{} values are not {n_rows} rows of {} features",
+                values.len(),
+                names.len()
+            )));
+        }
         let mut handle: sys::DMatrixHandle = ptr::null_mut();
-        // SAFETY: `values` holds n_rows * n_features f32, row-major; XGBoost copies them before returning.
+        // SAFETY: `values` holds n_rows * n_features f32 (checked above), row-major; XGBoost copies them before
+        // returning.
         check(unsafe {
             sys::XGDMatrixCreateFromMat(
-                features.values().as_ptr(),
-                features.n_rows() as sys::bst_ulong,
-                features.n_features() as sys::bst_ulong,
+                values.as_ptr(),
+                n_rows as sys::bst_ulong,
+                names.len() as sys::bst_ulong,
                 f32::NAN,
                 &mut handle,
             )
         })?;
         let matrix = DMatrix(handle);
-        let names = c_strings(features.names())?;
+        let names = c_strings(names)?;
         let mut name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
         // SAFETY: n_features valid C strings that outlive the call; XGBoost copies them.
         check(unsafe {
@@ -123,8 +135,13 @@ impl Drop for Booster {
 }
 
 // SAFETY: XGBoost keeps returned buffers in thread-local maps keyed by the learner, so a booster handle has no
-// thread affinity. It is never used from two threads at once: `XgBoostModel` keeps it behind a `Mutex`.
+// thread affinity.
 unsafe impl Send for Booster {}
+// SAFETY: shared use is prediction only, which XGBoost supports concurrently for tree models since 1.4 (prediction
+// caches and output buffers are thread-local; configuration is guarded inside the learner). Mutating calls
+// (`set_param`, `update`, `set_feature_names`) happen in `fit` and in `XgBoostModel::from_model_bytes` before the
+// booster is shared.
+unsafe impl Sync for Booster {}
 
 impl Booster {
     /// A new booster caching predictions for `matrices` (training first, then evaluation).
@@ -314,7 +331,7 @@ impl Booster {
 
 /// A fitted XGBoost model: the native JSON model plus the loaded booster that predicts with it.
 pub struct XgBoostModel {
-    booster: Mutex<Booster>,
+    booster: Booster,
     model_json: Vec<u8>,
     feature_names: Vec<String>,
     importance: Vec<(String, f64)>,
@@ -371,11 +388,13 @@ impl XgBoostModel {
             })
             .collect();
         let n_rounds = booster.boosted_rounds()?;
+        // One thread per call: `predict` parallelises over row blocks itself (see `predict_in_blocks`).
+        booster.set_param("nthread", "1")?;
         // A UBJSON model (e.g. saved by Python as `.ubj`) is kept as JSON, the package's format.
         let is_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let model_json = if is_json { bytes } else { booster.to_json()? };
         Ok(Self {
-            booster: Mutex::new(booster),
+            booster,
             model_json,
             feature_names,
             importance,
@@ -472,13 +491,17 @@ impl Regressor for XgBoostModel {
         if features.n_rows() == 0 {
             return Ok(Vec::new());
         }
-        let matrix = DMatrix::from_features(features)?;
-        let booster = self
-            .booster
-            .lock()
-            .map_err(|_| engine_error("a previous prediction panicked"))?;
-        let predictions = booster.predict(&matrix)?;
-        drop(booster);
+        let predictions = features.predict_in_blocks(|block, rows| {
+            let matrix = DMatrix::from_rows(block, rows, &self.feature_names)?;
+            let predicted = self.booster.predict(&matrix)?;
+            if predicted.len() != rows {
+                return Err(engine_error(format!(
+                    "XGBoost returned {} predictions for {rows} rows",
+                    predicted.len()
+                )));
+            }
+            Ok(predicted.into_iter().map(f64::from).collect())
+        })?;
         if predictions.len() != features.n_rows() {
             return Err(engine_error(format!(
                 "XGBoost returned {} predictions for {} rows",
@@ -486,7 +509,7 @@ impl Regressor for XgBoostModel {
                 features.n_rows()
             )));
         }
-        Ok(predictions.into_iter().map(f64::from).collect())
+        Ok(predictions)
     }
 
     fn save(&self, dir: &Path) -> Result<PathBuf, ModelError> {

@@ -167,3 +167,27 @@ fn weights_are_fitted_on_out_of_fold_predictions_and_beat_every_member() {
         fitted.weights, fitted.rmspe
     );
 }
+
+#[test]
+fn blocked_and_concurrent_predictions_equal_row_by_row_ones() {
+    // 1,300 rows = three prediction blocks (512, 512, 276) spread over rayon's pool; each single row is one block
+    // on the calling thread. Four threads predicting at once share each engine's booster (no lock).
+    let data = synthetic(1300, 43);
+    assert!(data.features.n_rows() > 2 * modelops_models::PREDICT_BLOCK_ROWS);
+    for member in fit_members(&data) {
+        let whole = member.predict(&data.features).unwrap();
+        let one_by_one: Vec<f64> = (0..data.features.n_rows())
+            .map(|i| member.predict(&data.features.select_rows(&[i])).unwrap()[0])
+            .collect();
+        assert_eq!(bits(&whole), bits(&one_by_one), "{:?}", member.engine());
+        let concurrent: Vec<Vec<f64>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| member.predict(&data.features).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for predicted in concurrent {
+            assert_eq!(bits(&predicted), bits(&whole), "{:?}", member.engine());
+        }
+    }
+}

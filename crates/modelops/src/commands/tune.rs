@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use modelops_eval::CvConfig;
 use modelops_models::Engine;
 use modelops_pipeline::serving::TargetTransform;
-use modelops_pipeline::tune::{TunePlan, tune};
+use modelops_pipeline::tune::{TunePlan, export_folds, tune};
 
 use crate::context::Context;
 use crate::progress::StepPrinter;
@@ -81,6 +81,10 @@ pub struct TuneArgs {
     /// Threads per model fit (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Write the CV folds the objective uses (parquet per fold part + folds.json) to DIR and exit without
+    /// tuning — for running another tuner, e.g. Optuna, on exactly the same rows.
+    #[arg(long, value_name = "DIR")]
+    pub export_folds: Option<PathBuf>,
 }
 
 /// Parses `90s`, `30m`, `2h` or plain seconds.
@@ -144,6 +148,17 @@ pub fn exec(args: TuneArgs, ctx: &Context) -> anyhow::Result<u8> {
         tracking: Some(ctx.tracking_target()),
     };
     let printer: Arc<dyn modelops_pipeline::Progress> = Arc::new(StepPrinter::new(ctx.quiet));
+    if let Some(dir) = &args.export_folds {
+        let export =
+            export_folds(&plan, dir, &*printer).context("exporting the CV folds failed")?;
+        for (k, (train, stop, valid)) in export.rows.iter().enumerate() {
+            println!(
+                "fold {k}: {train} training rows, {stop} early-stopping rows, {valid} scored rows"
+            );
+        }
+        println!("wrote {}", export.manifest.display());
+        return Ok(0);
+    }
     let results = tune(&plan, printer).context("tuning failed")?;
     println!(
         "{:<10} {:<22} {:>9} {:>7} {:>7} {:>10} {:>8}",
