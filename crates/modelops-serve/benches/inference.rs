@@ -12,7 +12,7 @@ mod fixture;
 
 use std::time::Instant;
 
-use modelops_models::Engine;
+use modelops_models::{Engine, Regressor};
 use modelops_serve::{ModelIdentity, ServedModel};
 use serde_json::Value;
 
@@ -74,6 +74,21 @@ fn main() {
                 });
                 line.push_str(&format!(", {} {ms:.3} ms", engine.key()));
             }
+        }
+        let lightgbm_file = package.join(modelops_models::lightgbm::MODEL_FILE);
+        if let Ok(lightgbm) = modelops_models::lightgbm::LightGbmModel::load(&lightgbm_file) {
+            let library_ms = median_ms(reps, || {
+                lightgbm.predict_with_library(&features).unwrap();
+            });
+            let same = lightgbm
+                .predict(&features)
+                .unwrap()
+                .iter()
+                .zip(lightgbm.predict_with_library(&features).unwrap())
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            line.push_str(&format!(
+                " (LightGBM's own predictor {library_ms:.3} ms; compiled forest bit-identical: {same})"
+            ));
         }
         let whole = median_ms(reps, || {
             model.predict(&rows).unwrap();

@@ -10,7 +10,9 @@
 //! `cargo bench -p modelops-serve --bench load` (env `LOAD_RATE` requests/s, default 500; `LOAD_SECONDS`,
 //! default 10). By default it serves the tests' small fixture package; `LOAD_PACKAGE=DIR` serves any package
 //! instead (e.g. one `modelops train` wrote from the real data), with requests for stores `1..=LOAD_STORES`
-//! (default 1115) dated from `LOAD_ORIGIN` (`YYYY-MM-DD`, the package's first forecast day).
+//! (default 1115) dated from `LOAD_ORIGIN` (`YYYY-MM-DD`, the package's first forecast day). `LOAD_URL` (with
+//! `LOAD_PID` for the memory figures) loads an already running service instead, e.g. a release build:
+//! `modelops serve --model DIR --port 8000 &` then `LOAD_URL=http://127.0.0.1:8000 LOAD_PID=$! LOAD_PACKAGE=DIR …`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failures abort the run
 
 #[allow(dead_code)]
@@ -111,19 +113,30 @@ fn main() {
     };
     let log_dir = tempfile::tempdir().unwrap();
     let log_db = log_dir.path().join("predictions.db");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--serve-child", &package, &log_db.display().to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let port: u16 = port.trim().parse().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let (rss_idle, _) = rss_kib(child.id());
+    // `LOAD_URL` (+ `LOAD_PID` for its memory) loads a service started elsewhere, e.g. a release
+    // `modelops serve --model DIR`; otherwise this executable serves the package in a child process.
+    let (mut child, base, pid) = match std::env::var("LOAD_URL") {
+        Ok(url) => {
+            let pid = env_number("LOAD_PID", 0) as u32;
+            (None, url.trim_end_matches('/').to_string(), pid)
+        }
+        Err(_) => {
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args(["--serve-child", &package, &log_db.display().to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut port = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut port)
+                .unwrap();
+            let port: u16 = port.trim().parse().unwrap();
+            let pid = child.id();
+            (Some(child), format!("http://127.0.0.1:{port}"), pid)
+        }
+    };
+    let (rss_idle, _) = rss_kib(pid);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -195,13 +208,15 @@ fn main() {
             percentile(&big_latencies, 99.0)
         );
     });
-    let (rss, peak) = rss_kib(child.id());
+    let (rss, peak) = rss_kib(pid);
     println!(
         "service RSS: {:.1} MiB after start-up, {:.1} MiB after the load, peak {:.1} MiB",
         rss_idle as f64 / 1024.0,
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
-    drop(child.stdin.take());
-    let _ = child.wait();
+    if let Some(child) = child.as_mut() {
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
 }

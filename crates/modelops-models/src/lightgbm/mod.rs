@@ -12,6 +12,8 @@
 //! progress. Prediction, importance and loading use `lightgbm3::Booster`.
 
 #[cfg(feature = "lightgbm")]
+mod forest;
+#[cfg(feature = "lightgbm")]
 mod native;
 
 #[cfg(feature = "lightgbm")]

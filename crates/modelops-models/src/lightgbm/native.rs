@@ -217,6 +217,8 @@ unsafe impl Sync for SendBooster {}
 /// A fitted LightGBM model: the native text model plus the loaded booster that predicts with it.
 pub struct LightGbmModel {
     booster: SendBooster,
+    /// The trees compiled for block prediction, when the model is in the evaluator's scope.
+    forest: Option<super::forest::Forest>,
     model_text: String,
     feature_names: Vec<String>,
     importance: Vec<(String, f64)>,
@@ -270,13 +272,40 @@ impl LightGbmModel {
             .map_err(engine_error)?;
         let importance = feature_names.iter().cloned().zip(gains).collect();
         let n_rounds = usize::try_from(booster.num_iterations()).unwrap_or(0);
+        let forest = super::forest::Forest::compile(&text).map_err(engine_error)?;
         Ok(Self {
             booster: SendBooster(booster),
+            forest,
             model_text: text,
             feature_names,
             importance,
             n_rounds,
         })
+    }
+
+    /// Predicts with LightGBM's own predictor (what [`Regressor::predict`] uses for models the compiled forest does
+    /// not cover; tests and benchmarks compare the two).
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidData`] for columns that differ from the model's; [`ModelError::Engine`] from LightGBM.
+    pub fn predict_with_library(&self, features: &FeatureMatrix) -> Result<Vec<f64>, ModelError> {
+        features.check_columns(&self.feature_names)?;
+        if features.n_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        let n_features = i32::try_from(features.n_features())
+            .map_err(|_| ModelError::InvalidData("too many feature columns for LightGBM".into()))?;
+        features.predict_in_blocks(|block, _rows| {
+            self.booster
+                .0
+                .predict_with_params(block, n_features, true, "num_threads=1")
+                .map_err(engine_error)
+        })
+    }
+
+    /// Whether predictions come from the compiled forest (bit-identical to LightGBM's) rather than the library.
+    pub fn is_compiled(&self) -> bool {
+        self.forest.is_some()
     }
 
     /// The native text model, exactly as [`Regressor::save`] writes it.
@@ -380,20 +409,12 @@ impl Regressor for LightGbmModel {
         if features.n_rows() == 0 {
             return Ok(Vec::new());
         }
-        if i32::try_from(features.n_rows()).is_err() {
-            return Err(ModelError::InvalidData(format!(
-                "{} rows exceed LightGBM's limit of 2^31-1 per call; predict in batches",
-                features.n_rows()
-            )));
+        match &self.forest {
+            Some(forest) => {
+                features.predict_in_blocks(|block, rows| Ok(forest.predict(block, rows)))
+            }
+            None => self.predict_with_library(features),
         }
-        let n_features = i32::try_from(features.n_features())
-            .map_err(|_| ModelError::InvalidData("too many feature columns for LightGBM".into()))?;
-        features.predict_in_blocks(|block, _rows| {
-            self.booster
-                .0
-                .predict_with_params(block, n_features, true, "num_threads=1")
-                .map_err(engine_error)
-        })
     }
 
     fn save(&self, dir: &Path) -> Result<PathBuf, ModelError> {

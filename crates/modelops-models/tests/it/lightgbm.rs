@@ -281,3 +281,42 @@ booster.save_model(resaved)
     let back = LightGbmModel::load(&resaved).unwrap();
     assert!(max_relative_difference(&back.predict(&data.features).unwrap(), &ours) <= 1e-12);
 }
+
+#[test]
+fn compiled_forest_predicts_bit_identically_to_lightgbm() {
+    // Numeric splits with NaN inputs, native categorical splits (and unseen, negative and NaN categories), deep
+    // trees and early stopping: the block evaluator must give LightGBM's exact doubles.
+    let data = synthetic(3000, 44);
+    let config = LightGbmConfig {
+        num_leaves: 63,
+        max_depth: 12,
+        rounds: 80,
+        ..small_config()
+    };
+    let model = config.fit(&train_set(&data), None, &NoProgress).unwrap();
+    assert!(model.is_compiled());
+    let mut probe = synthetic(1200, 45);
+    let width = probe.features.n_features();
+    let mut values = probe.features.values().to_vec();
+    for (i, v) in values.iter_mut().enumerate() {
+        match (i / width % 7, i % width) {
+            (0, _) => *v = f32::NAN,
+            (1, 6) => *v = 9.0,     // a category never seen in training
+            (2, 6) => *v = -1.0,    // a negative category
+            (3, 0) => *v = 1.0e-36, // below LightGBM's zero threshold
+            _ => {}
+        }
+    }
+    probe.features = FeatureMatrix::new(
+        probe.features.names().to_vec(),
+        probe.features.kinds().to_vec(),
+        values,
+    )
+    .unwrap();
+    for features in [&data.features, &probe.features] {
+        assert_eq!(
+            bits(&model.predict(features).unwrap()),
+            bits(&model.predict_with_library(features).unwrap())
+        );
+    }
+}

@@ -3,28 +3,28 @@
 
 use modelops_tracking::Store;
 
-use crate::project::{Project, text};
+use crate::project::{Project, SMALL_CV, text};
 
 #[test]
 fn baseline_scores_every_forecaster_and_tracks_one_run_each() {
     let project = Project::with_synthetic_data();
     let ingest = project.run(&["data", "ingest"]);
     assert!(ingest.status.success(), "{}", text(&ingest));
-    let out = project.run(&[
-        "baseline",
-        "--folds",
-        "2",
-        "--fold-days",
-        "28",
-        "--min-train-days",
-        "200",
-        "--holdout-days",
-        "28",
-        "--lightgbm",
-        "tuned",
-        "--lightgbm-rounds",
-        "30",
-    ]);
+    let out = project.run(
+        &[
+            &["baseline"][..],
+            &SMALL_CV,
+            &[
+                "--holdout-days",
+                "28",
+                "--lightgbm",
+                "tuned",
+                "--lightgbm-rounds",
+                "30",
+            ],
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for name in ["naive_last_week", "store_dow_promo_mean", "lightgbm_tuned"] {

@@ -117,3 +117,13 @@ pub fn step_statuses(summary: &serde_json::Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A CV layout small enough for the synthetic project: two 28-day folds after 200 days of history.
+pub const SMALL_CV: [&str; 6] = [
+    "--folds",
+    "2",
+    "--fold-days",
+    "28",
+    "--min-train-days",
+    "200",
+];

@@ -2,28 +2,19 @@
 //! `config/best_hyperparameters.json`, and the tracked parent and trial runs. (Studies, resumption, workers and
 //! crashed workers are tested in `modelops-tune`; this is the command as a user runs it.)
 
-use crate::project::{Project, text};
+use crate::project::{Project, SMALL_CV, text};
 
 #[test]
 fn tune_all_models_writes_best_parameters_and_tracks_every_trial() {
     let project = Project::with_synthetic_data();
-    let out = project.run(&[
-        "tune",
-        "--model",
-        "all",
-        "--trials",
-        "10",
-        "--folds",
-        "2",
-        "--fold-days",
-        "28",
-        "--min-train-days",
-        "200",
-        "--max-rounds",
-        "40",
-        "--early-stopping",
-        "10",
-    ]);
+    let out = project.run(
+        &[
+            &["tune", "--model", "all", "--trials", "10"][..],
+            &SMALL_CV,
+            &["--max-rounds", "40", "--early-stopping", "10"],
+        ]
+        .concat(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     let path = project.path().join("config/best_hyperparameters.json");
@@ -89,4 +80,73 @@ fn tune_all_models_writes_best_parameters_and_tracks_every_trial() {
             "{model}: parent lacks best_rmspe"
         );
     }
+}
+
+#[test]
+fn export_folds_writes_the_objectives_rows_and_tunes_nothing() {
+    let project = Project::with_synthetic_data();
+    let dir = project.path().join("folds");
+    let out = project.run(
+        &[
+            &["tune", "--model", "lightgbm", "--max-rounds", "40"][..],
+            &SMALL_CV,
+            &["--export-folds", dir.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("folds.json")).unwrap()).unwrap();
+    assert_eq!(manifest["n_folds"], 2);
+    assert_eq!(manifest["max_rounds"], 40);
+    assert_eq!(manifest["target"], "log1p");
+    let names = manifest["feature_names"].as_array().unwrap();
+    assert_eq!(
+        names.len(),
+        manifest["feature_kinds"].as_array().unwrap().len()
+    );
+    assert!(manifest["search_spaces"]["lightgbm"]["num_leaves"]["type"] == "int");
+    // The printed row counts are the files' row counts, and the early-stopping block ends where the scored
+    // fold starts (nothing scored is trained on).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    use polars::prelude::{DataFrame, DataType, ParquetReader, SerReader as _};
+    let days = |df: &DataFrame| {
+        let days = df
+            .column("Date")
+            .unwrap()
+            .as_materialized_series()
+            .cast(&DataType::Int32)
+            .unwrap();
+        (
+            days.min::<i32>().unwrap().unwrap(),
+            days.max::<i32>().unwrap().unwrap(),
+        )
+    };
+    for (k, files) in manifest["folds"].as_array().unwrap().iter().enumerate() {
+        let read = |part: &str| {
+            let path = dir.join(files[part].as_str().unwrap());
+            ParquetReader::new(std::fs::File::open(&path).unwrap())
+                .finish()
+                .unwrap()
+        };
+        let (train, stop, valid) = (read("train"), read("stop"), read("valid"));
+        let line = format!(
+            "fold {k}: {} training rows, {} early-stopping rows, {} scored rows",
+            train.height(),
+            stop.height(),
+            valid.height()
+        );
+        assert!(stdout.contains(&line), "{line} not in {stdout}");
+        assert!(days(&train).1 < days(&stop).0 && days(&stop).1 < days(&valid).0);
+        for name in names {
+            assert!(train.column(name.as_str().unwrap()).is_ok(), "{name}");
+        }
+    }
+    // Nothing was tuned.
+    assert!(
+        !project
+            .path()
+            .join("config/best_hyperparameters.json")
+            .exists()
+    );
 }
