@@ -90,6 +90,21 @@ fn main() {
                 " (LightGBM's own predictor {library_ms:.3} ms; compiled forest bit-identical: {same})"
             ));
         }
+        let xgboost_file = package.join(modelops_models::xgboost::MODEL_FILE);
+        if let Ok(xgboost) = modelops_models::xgboost::XgBoostModel::load(&xgboost_file) {
+            let library_ms = median_ms(reps, || {
+                xgboost.predict_with_library(&features).unwrap();
+            });
+            let same = xgboost
+                .predict(&features)
+                .unwrap()
+                .iter()
+                .zip(xgboost.predict_with_library(&features).unwrap())
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            line.push_str(&format!(
+                " (XGBoost's own predictor {library_ms:.3} ms; compiled forest bit-identical: {same})"
+            ));
+        }
         let whole = median_ms(reps, || {
             model.predict(&rows).unwrap();
         });

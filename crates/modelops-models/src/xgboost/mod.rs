@@ -15,6 +15,8 @@
 //! parameters, and keeps its handles private, so an evaluation score per round cannot be computed through it.
 
 #[cfg(feature = "xgboost")]
+mod forest;
+#[cfg(feature = "xgboost")]
 mod native;
 
 #[cfg(feature = "xgboost")]

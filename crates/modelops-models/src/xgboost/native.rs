@@ -332,6 +332,8 @@ impl Booster {
 /// A fitted XGBoost model: the native JSON model plus the loaded booster that predicts with it.
 pub struct XgBoostModel {
     booster: Booster,
+    /// The trees compiled for block prediction, when the model is in the evaluator's scope.
+    forest: Option<super::forest::Forest>,
     model_json: Vec<u8>,
     feature_names: Vec<String>,
     importance: Vec<(String, f64)>,
@@ -393,13 +395,43 @@ impl XgBoostModel {
         // A UBJSON model (e.g. saved by Python as `.ubj`) is kept as JSON, the package's format.
         let is_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let model_json = if is_json { bytes } else { booster.to_json()? };
+        let forest = super::forest::Forest::compile(&model_json).map_err(engine_error)?;
         Ok(Self {
             booster,
+            forest,
             model_json,
             feature_names,
             importance,
             n_rounds,
         })
+    }
+
+    /// Predicts with XGBoost's own predictor (what [`Regressor::predict`] uses for models the compiled forest does
+    /// not cover; tests and benchmarks compare the two).
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidData`] for columns that differ from the model's; [`ModelError::Engine`] from XGBoost.
+    pub fn predict_with_library(&self, features: &FeatureMatrix) -> Result<Vec<f64>, ModelError> {
+        features.check_columns(&self.feature_names)?;
+        if features.n_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        features.predict_in_blocks(|block, rows| {
+            let matrix = DMatrix::from_rows(block, rows, &self.feature_names)?;
+            let predicted = self.booster.predict(&matrix)?;
+            if predicted.len() != rows {
+                return Err(engine_error(format!(
+                    "XGBoost returned {} predictions for {rows} rows",
+                    predicted.len()
+                )));
+            }
+            Ok(predicted.into_iter().map(f64::from).collect())
+        })
+    }
+
+    /// Whether predictions come from the compiled forest (bit-identical to XGBoost's) rather than the library.
+    pub fn is_compiled(&self) -> bool {
+        self.forest.is_some()
     }
 
     /// The native model bytes, exactly as [`Regressor::save`] writes them.
@@ -491,17 +523,12 @@ impl Regressor for XgBoostModel {
         if features.n_rows() == 0 {
             return Ok(Vec::new());
         }
-        let predictions = features.predict_in_blocks(|block, rows| {
-            let matrix = DMatrix::from_rows(block, rows, &self.feature_names)?;
-            let predicted = self.booster.predict(&matrix)?;
-            if predicted.len() != rows {
-                return Err(engine_error(format!(
-                    "XGBoost returned {} predictions for {rows} rows",
-                    predicted.len()
-                )));
+        let predictions = match &self.forest {
+            Some(forest) => {
+                features.predict_in_blocks(|block, rows| Ok(forest.predict(block, rows)))?
             }
-            Ok(predicted.into_iter().map(f64::from).collect())
-        })?;
+            None => self.predict_with_library(features)?,
+        };
         if predictions.len() != features.n_rows() {
             return Err(engine_error(format!(
                 "XGBoost returned {} predictions for {} rows",

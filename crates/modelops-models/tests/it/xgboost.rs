@@ -229,3 +229,49 @@ booster.save_model(resaved)
     let back = XgBoostModel::load(&resaved).unwrap();
     assert!(max_relative_difference(&back.predict(&data.features).unwrap(), &ours) <= 1e-6);
 }
+
+#[test]
+fn compiled_forest_predicts_bit_identically_to_xgboost() {
+    // Deep trees, NaN inputs in every column (default directions), early stopping (a sliced model): the block
+    // evaluator must give XGBoost's exact floats.
+    let data = synthetic(3000, 46);
+    let eval = synthetic(600, 47);
+    let config = XgBoostConfig {
+        max_depth: 10,
+        rounds: 120,
+        early_stopping_rounds: Some(10),
+        ..small_config()
+    };
+    let eval_set = train_set(&eval);
+    let model = config
+        .fit(&train_set(&data), Some(&eval_set), &NoProgress)
+        .unwrap();
+    assert!(model.is_compiled());
+    let probe = synthetic(1200, 48);
+    let width = probe.features.n_features();
+    let values: Vec<f32> = probe
+        .features
+        .values()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if (i / width) % 5 == i % width % 5 {
+                f32::NAN
+            } else {
+                v
+            }
+        })
+        .collect();
+    let probe = FeatureMatrix::new(
+        probe.features.names().to_vec(),
+        probe.features.kinds().to_vec(),
+        values,
+    )
+    .unwrap();
+    for features in [&data.features, &probe] {
+        assert_eq!(
+            bits(&model.predict(features).unwrap()),
+            bits(&model.predict_with_library(features).unwrap())
+        );
+    }
+}
