@@ -16,7 +16,19 @@ import time
 
 import numpy as np
 import pandas as pd
-from catboost import CatBoostRegressor, Pool
+from catboost import Pool
+from catboost_settings import regressor
+
+
+# The reference's tuned CatBoost values, as `ObliviousConfig::reference()` in benches/oblivious.rs.
+REFERENCE = {
+    "depth": 10,
+    "learning_rate": 0.060279781584468055,
+    "l2_leaf_reg": 5.843952578300897,
+    "random_strength": 0.07720203612333576,
+    "bagging_temperature": 0.6628074422804099,
+    "border_count": 226,
+}
 
 
 def load(directory, name, meta):
@@ -37,21 +49,7 @@ def main():
     threads = int(sys.argv[3]) if len(sys.argv) > 3 else (meta["threads"] or os.cpu_count())
     train, _ = load(directory, "train", meta)
     test, test_y = load(directory, "test", meta)
-    model = CatBoostRegressor(
-        loss_function="RMSE",
-        iterations=iterations,
-        depth=10,
-        learning_rate=0.060279781584468055,
-        l2_leaf_reg=5.843952578300897,
-        random_strength=0.07720203576333576,
-        bagging_temperature=0.6628074422804099,
-        bootstrap_type="Bayesian",
-        border_count=226,
-        random_seed=42,
-        thread_count=threads,
-        verbose=0,
-        allow_writing_files=False,
-    )
+    model = regressor(REFERENCE, iterations, threads)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     model.fit(train)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

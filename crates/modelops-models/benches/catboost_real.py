@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 import pyarrow.parquet as pq
-from catboost import CatBoostRegressor, Pool
+from catboost import Pool
+from catboost_settings import regressor
 
 
 def main():
@@ -55,21 +56,7 @@ def main():
         return Pool(x, label=np.log1p(part["Sales"].to_numpy(np.float64)), cat_features=categorical)
 
     train_pool, holdout_pool = pool(train), pool(holdout)
-    model = CatBoostRegressor(
-        loss_function="RMSE",
-        iterations=iterations,
-        depth=int(hp["depth"]),
-        learning_rate=float(hp["learning_rate"]),
-        l2_leaf_reg=float(hp["l2_leaf_reg"]),
-        random_strength=float(hp["random_strength"]),
-        bagging_temperature=float(hp["bagging_temperature"]),
-        bootstrap_type="Bayesian",
-        border_count=int(hp["border_count"]),
-        random_seed=42,
-        thread_count=threads,
-        verbose=0,
-        allow_writing_files=False,
-    )
+    model = regressor(hp, iterations, threads)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     model.fit(train_pool)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

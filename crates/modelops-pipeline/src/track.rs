@@ -54,7 +54,6 @@ pub fn record_training(
         Some(run_name),
         &target.run_tags("train"),
     )?;
-    let run_id = logger.run_id().to_string();
     let outcome = (|| {
         logger.log_params(&report.params)?;
         logger.log_metrics(&report.metrics, 0)?;
@@ -63,7 +62,7 @@ pub fn record_training(
         logger.log_artifact_dir(&report.package_dir, PACKAGE_ARTIFACT_PATH)?;
         Ok::<(), modelops_tracking::StoreError>(())
     })();
-    end_run(logger, run_id, outcome)
+    end_run(logger, outcome)
 }
 
 /// Records one forecaster of `modelops baseline` as a run named `baseline_<name>`: params `model`, the CV settings
@@ -88,7 +87,6 @@ pub fn record_baseline(
         Some(&run_name),
         &target.run_tags("baseline"),
     )?;
-    let run_id = logger.run_id().to_string();
     let outcome = (|| {
         let mut all_params: Vec<(String, String)> = vec![
             ("model".into(), report.name.clone()),
@@ -121,18 +119,18 @@ pub fn record_baseline(
         }
         Ok::<(), modelops_tracking::StoreError>(())
     })();
-    end_run(logger, run_id, outcome)
+    end_run(logger, outcome)
 }
 
 /// Ends a job's run FINISHED when every logging step succeeded and FAILED otherwise, so a half-recorded run never
 /// looks finished; returns the run id or the logging error.
 fn end_run(
     logger: RunLogger,
-    run_id: String,
     outcome: Result<(), modelops_tracking::StoreError>,
 ) -> Result<String, PipelineError> {
     match outcome {
         Ok(()) => {
+            let run_id = logger.run_id().to_string();
             logger.end(RunStatus::Finished)?;
             Ok(run_id)
         }

@@ -269,6 +269,27 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// The plan's search-space file (or the built-in spaces), with errors naming the file.
+struct PlanSpaces<'a> {
+    spaces: SearchSpaces,
+    file: &'a Path,
+}
+
+impl<'a> PlanSpaces<'a> {
+    fn load(plan: &'a TunePlan) -> Result<Self, PipelineError> {
+        let file = plan.search_spaces_file.as_path();
+        let spaces = SearchSpaces::load_or_builtin(file)
+            .map_err(|e| PipelineError::Invalid(format!("{}: {e}", file.display())))?;
+        Ok(Self { spaces, file })
+    }
+
+    fn get(&self, engine: Engine) -> Result<&modelops_tune::SearchSpace, PipelineError> {
+        self.spaces
+            .get(engine.key())
+            .map_err(|e| PipelineError::Invalid(format!("{}: {e}", self.file.display())))
+    }
+}
+
 /// Ingests the data when needed and builds every CV fold; also returns the cleaned data's fingerprint.
 fn load_folds(
     plan: &TunePlan,
@@ -310,9 +331,7 @@ pub fn export_folds(
     dir: &Path,
     progress: &dyn Progress,
 ) -> Result<FoldExport, PipelineError> {
-    let spaces = SearchSpaces::load_or_builtin(&plan.search_spaces_file).map_err(|e| {
-        PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display()))
-    })?;
+    let spaces = PlanSpaces::load(plan)?;
     let (folds, fingerprint) = load_folds(plan, progress)?;
     std::fs::create_dir_all(dir).map_err(PipelineError::io(dir))?;
     progress.step("write folds", folds.len() as u64);
@@ -336,21 +355,14 @@ pub fn export_folds(
     let Some(first) = folds.first() else {
         return Err(PipelineError::Invalid("no CV fold to export".into()));
     };
-    let engines: serde_json::Map<String, serde_json::Value> = plan
-        .engines
-        .iter()
-        .filter_map(|e| {
-            let space = spaces.get(e.key()).ok()?;
-            Some((e.key().to_string(), serde_json::to_value(space).ok()?))
-        })
-        .collect();
+    let mut engines = serde_json::Map::new();
+    for &engine in &plan.engines {
+        engines.insert(engine.key().into(), serde_json::json!(spaces.get(engine)?));
+    }
     let manifest = serde_json::json!({
         "feature_names": first.train.features.names(),
         "feature_kinds": first.train.features.kinds(),
-        "target": match plan.target {
-            TargetTransform::Log1p => "log1p",
-            TargetTransform::Identity => "identity",
-        },
+        "target": plan.target,
         "max_rounds": plan.max_rounds,
         "early_stopping_rounds": plan.early_stopping_rounds,
         "threads": plan.threads,
@@ -385,9 +397,7 @@ pub fn tune(
             plan.storage_uri
         )));
     }
-    let spaces = SearchSpaces::load_or_builtin(&plan.search_spaces_file).map_err(|e| {
-        PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display()))
-    })?;
+    let spaces = PlanSpaces::load(plan)?;
     let (folds, fingerprint) = load_folds(plan, &*progress)?;
     let folds = Arc::new(folds);
 
@@ -399,12 +409,7 @@ pub fn tune(
     let mut results = Vec::new();
     for &engine in &plan.engines {
         let started = Instant::now();
-        let space = spaces
-            .get(engine.key())
-            .map_err(|e| {
-                PipelineError::Invalid(format!("{}: {e}", plan.search_spaces_file.display()))
-            })?
-            .clone();
+        let space = spaces.get(engine)?.clone();
         let settings = StudySettings::new(space, plan.seed);
         let sampler = settings.sampler.name().to_string();
         let pruner = settings.pruner.name().to_string();

@@ -2,19 +2,23 @@
 //! thread (no HTTP, no log). The load benchmark (`benches/load.rs`) measures the service end to end; this one
 //! says which part to make faster.
 //!
-//! `cargo bench -p modelops-serve --bench inference` serves the tests' fixture package; `LOAD_PACKAGE=DIR` and
-//! `LOAD_ORIGIN=YYYY-MM-DD` (as for the load benchmark) time any package, e.g. the real-data model.
+//! `cargo bench -p modelops-serve --bench inference` times the tests' fixture package; `LOAD_PACKAGE=DIR` and
+//! `LOAD_ORIGIN=YYYY-MM-DD` (see `support/target.rs`) time any package, e.g. the real-data model. For LightGBM and
+//! XGBoost it also times the library's own predictor and checks that the compiled forest matches it bit for bit.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failures abort the run
 
+#[path = "support/target.rs"]
+mod bench_target;
 #[allow(dead_code)]
 #[path = "../tests/it/fixture.rs"]
 mod fixture;
 
 use std::time::Instant;
 
+use modelops_models::lightgbm::LightGbmModel;
+use modelops_models::xgboost::XgBoostModel;
 use modelops_models::{Engine, Regressor};
 use modelops_serve::{ModelIdentity, ServedModel};
-use serde_json::Value;
 
 /// Median of `reps` timings of `f`, in milliseconds.
 fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -29,38 +33,37 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// `compiled` (the engine's own `predict`) against `library` (its library predictor): the library's median time
+/// and whether the two agree to the bit, as a note for the report line.
+fn against_library(
+    engine: &str,
+    reps: usize,
+    compiled: impl Fn() -> Vec<f64>,
+    library: impl Fn() -> Vec<f64>,
+) -> String {
+    let library_ms = median_ms(reps, || {
+        library();
+    });
+    let same = compiled()
+        .iter()
+        .zip(library())
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    format!(" ({engine}'s own predictor {library_ms:.3} ms; compiled forest bit-identical: {same})")
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` runs nothing here.
     }
-    let (package, origin, stores) = match std::env::var("LOAD_PACKAGE") {
-        Ok(package) => {
-            let origin = std::env::var("LOAD_ORIGIN")
-                .expect("LOAD_ORIGIN=YYYY-MM-DD goes with LOAD_PACKAGE");
-            let origin =
-                modelops_features::calendar::parse_day(&origin).expect("LOAD_ORIGIN is YYYY-MM-DD");
-            (std::path::PathBuf::from(package), origin, 1115)
-        }
-        Err(_) => {
-            let fix = fixture::fixture();
-            (fix.package_a.clone(), fix.origin, fixture::STORES)
-        }
-    };
-    let model = ServedModel::load_dir(&package, ModelIdentity::default()).unwrap();
-    let records = |n: usize| -> Vec<Value> {
-        (0..n)
-            .map(|k| {
-                fixture::row(
-                    (k as u32 % stores) + 1,
-                    origin + (k as i32 / stores as i32) % 40,
-                    1,
-                    (k % 2) as u8,
-                )
-            })
-            .collect()
-    };
+    let target = bench_target::Target::from_env();
+    let model = ServedModel::load_dir(&target.package, ModelIdentity::default()).unwrap();
+    // The engines once more as their concrete types, for the comparison with each library's predictor.
+    let lightgbm =
+        LightGbmModel::load(&target.package.join(modelops_models::lightgbm::MODEL_FILE)).ok();
+    let xgboost =
+        XgBoostModel::load(&target.package.join(modelops_models::xgboost::MODEL_FILE)).ok();
     for n in [1usize, 1000] {
-        let rows = modelops_serve::input::rows_from_records(&records(n)).unwrap();
+        let rows = modelops_serve::input::rows_from_records(&target.rows(n)).unwrap();
         let reps = if n == 1 { 2000 } else { 50 };
         let features_ms = median_ms(reps, || {
             model.spec.features.build(&rows).unwrap();
@@ -75,34 +78,20 @@ fn main() {
                 line.push_str(&format!(", {} {ms:.3} ms", engine.key()));
             }
         }
-        let lightgbm_file = package.join(modelops_models::lightgbm::MODEL_FILE);
-        if let Ok(lightgbm) = modelops_models::lightgbm::LightGbmModel::load(&lightgbm_file) {
-            let library_ms = median_ms(reps, || {
-                lightgbm.predict_with_library(&features).unwrap();
-            });
-            let same = lightgbm
-                .predict(&features)
-                .unwrap()
-                .iter()
-                .zip(lightgbm.predict_with_library(&features).unwrap())
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            line.push_str(&format!(
-                " (LightGBM's own predictor {library_ms:.3} ms; compiled forest bit-identical: {same})"
+        if let Some(m) = &lightgbm {
+            line.push_str(&against_library(
+                "LightGBM",
+                reps,
+                || m.predict(&features).unwrap(),
+                || m.predict_with_library(&features).unwrap(),
             ));
         }
-        let xgboost_file = package.join(modelops_models::xgboost::MODEL_FILE);
-        if let Ok(xgboost) = modelops_models::xgboost::XgBoostModel::load(&xgboost_file) {
-            let library_ms = median_ms(reps, || {
-                xgboost.predict_with_library(&features).unwrap();
-            });
-            let same = xgboost
-                .predict(&features)
-                .unwrap()
-                .iter()
-                .zip(xgboost.predict_with_library(&features).unwrap())
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            line.push_str(&format!(
-                " (XGBoost's own predictor {library_ms:.3} ms; compiled forest bit-identical: {same})"
+        if let Some(m) = &xgboost {
+            line.push_str(&against_library(
+                "XGBoost",
+                reps,
+                || m.predict(&features).unwrap(),
+                || m.predict_with_library(&features).unwrap(),
             ));
         }
         let whole = median_ms(reps, || {

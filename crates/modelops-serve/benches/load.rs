@@ -8,13 +8,14 @@
 //! - the service's RSS (`VmRSS`, `VmHWM`) after the load.
 //!
 //! `cargo bench -p modelops-serve --bench load` (env `LOAD_RATE` requests/s, default 500; `LOAD_SECONDS`,
-//! default 10). By default it serves the tests' small fixture package; `LOAD_PACKAGE=DIR` serves any package
-//! instead (e.g. one `modelops train` wrote from the real data), with requests for stores `1..=LOAD_STORES`
-//! (default 1115) dated from `LOAD_ORIGIN` (`YYYY-MM-DD`, the package's first forecast day). `LOAD_URL` (with
+//! default 10). The package and the requests come from `support/target.rs` (the fixture package, or `LOAD_PACKAGE`,
+//! `LOAD_ORIGIN`, `LOAD_STORES` for any package). `LOAD_URL` (with
 //! `LOAD_PID` for the memory figures) loads an already running service instead, e.g. a release build:
 //! `modelops serve --model DIR --port 8000 &` then `LOAD_URL=http://127.0.0.1:8000 LOAD_PID=$! LOAD_PACKAGE=DIR …`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: failures abort the run
 
+#[path = "support/target.rs"]
+mod bench_target;
 #[allow(dead_code)]
 #[path = "../tests/it/fixture.rs"]
 mod fixture;
@@ -23,7 +24,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -93,24 +94,8 @@ fn main() {
     }
     let rate = env_number("LOAD_RATE", 500);
     let seconds = env_number("LOAD_SECONDS", 10);
-    let (package, origin, stores) = match std::env::var("LOAD_PACKAGE") {
-        Ok(package) => {
-            let origin = std::env::var("LOAD_ORIGIN")
-                .expect("LOAD_ORIGIN=YYYY-MM-DD goes with LOAD_PACKAGE");
-            let origin =
-                modelops_features::calendar::parse_day(&origin).expect("LOAD_ORIGIN is YYYY-MM-DD");
-            (package, origin, env_number("LOAD_STORES", 1115) as u32)
-        }
-        Err(_) => {
-            eprintln!("building the fixture package …");
-            let fix = fixture::fixture();
-            (
-                fix.package_a.display().to_string(),
-                fix.origin,
-                fixture::STORES,
-            )
-        }
-    };
+    let target = bench_target::Target::from_env();
+    let package = target.package.display().to_string();
     let log_dir = tempfile::tempdir().unwrap();
     let log_db = log_dir.path().join("predictions.db");
     // `LOAD_URL` (+ `LOAD_PID` for its memory) loads a service started elsewhere, e.g. a release
@@ -145,7 +130,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-        let one = json!({"inputs": [fixture::row(1, origin, 1, 1)], "model_stage": "Production"}).to_string();
+        let one = json!({"inputs": target.rows(1), "model_stage": "Production"}).to_string();
         // Warm up connections and caches.
         for _ in 0..200 {
             client.post(format!("{base}/predict")).body(one.clone()).send().await.unwrap().bytes().await.unwrap();
@@ -186,12 +171,7 @@ fn main() {
         );
 
         // 1,000-row requests.
-        let rows: Vec<Value> = (0..1000)
-            .map(|k| {
-                let store = (k as u32 % stores) + 1;
-                fixture::row(store, origin + (k / stores as i32) % 40, 1, (k % 2) as u8)
-            })
-            .collect();
+        let rows = target.rows(1000);
         let big = json!({"inputs": rows}).to_string();
         let mut big_latencies = Vec::new();
         for _ in 0..50 {

@@ -9,7 +9,7 @@ cap, the early-stopping patience, the thread count and the search space. This sc
 on them — `TPESampler(seed)` with Optuna's defaults, `MedianPruner(n_startup_trials=5, n_warmup_steps=2)`, one
 trial at a time (`n_jobs=1`, as the reference) — with the same engine settings as `modelops` (LightGBM and XGBoost
 through their Python packages, the real CatBoost for `catboost`), and prints one JSON line: best value, trial
-counts and wall time. The feature matrices are converted to numpy once, before the clock starts.
+counts and wall time. The feature matrices (and CatBoost's pools) are built once, before the clock starts.
 """
 
 import json
@@ -21,10 +21,14 @@ import numpy as np
 import optuna
 import pyarrow.parquet as pq
 
+# The CatBoost side uses the same CatBoostRegressor settings as the engine benchmarks of modelops-models.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "modelops-models", "benches"))
+import catboost_settings  # noqa: E402
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def load(folds_dir):
+def load(folds_dir, model):
     manifest = json.load(open(os.path.join(folds_dir, "folds.json")))
     names = manifest["feature_names"]
     categorical = [i for i, k in enumerate(manifest["feature_kinds"]) if k["kind"] == "categorical"]
@@ -37,9 +41,24 @@ def load(folds_dir):
             table = pq.read_table(os.path.join(folds_dir, files[part])).to_pandas()
             x = table[names].to_numpy(dtype=np.float32, na_value=np.nan)
             sales = table["Sales"].to_numpy(dtype=np.float64)
-            fold[part] = (x, sales, forward(sales.astype(np.float32)).astype(np.float32))
+            y = forward(sales.astype(np.float32)).astype(np.float32)
+            fold[part] = (x, sales, y)
+            if model == "catboost":
+                fold[f"{part}_pool"] = catboost_pool(x, y, names, categorical)
         folds.append(fold)
     return manifest, names, categorical, inverse, folds
+
+
+def catboost_pool(x, y, names, categorical):
+    """A CatBoost pool of one fold part: categorical codes as integers (missing as -1), the rest as float64."""
+    import pandas as pd
+    from catboost import Pool
+
+    frame = {}
+    for i, name in enumerate(names):
+        col = x[:, i]
+        frame[name] = np.where(np.isnan(col), -1, col).astype(np.int64) if i in categorical else col.astype(np.float64)
+    return Pool(pd.DataFrame(frame), label=y, cat_features=categorical)
 
 
 def suggest(trial, space):
@@ -93,32 +112,15 @@ def fit_predict(model, p, fold, manifest, names, categorical):
         booster = xgb.train(params, train, num_boost_round=rounds, evals=[(stop, "stop")],
                             early_stopping_rounds=patience, verbose_eval=False)
         return booster.predict(xgb.DMatrix(x_va, missing=np.nan), iteration_range=(0, booster.best_iteration + 1))
-    from catboost import CatBoostRegressor, Pool
-
-    def pool(x, y=None):
-        frame = {}
-        import pandas as pd
-
-        for i, name in enumerate(names):
-            col = x[:, i]
-            frame[name] = np.where(np.isnan(col), -1, col).astype(np.int64) if i in categorical else col.astype(np.float64)
-        return Pool(pd.DataFrame(frame), label=y, cat_features=categorical)
-
-    reg = CatBoostRegressor(
-        loss_function="RMSE", iterations=rounds, depth=p["depth"], learning_rate=p["learning_rate"],
-        l2_leaf_reg=p["l2_leaf_reg"], random_strength=p["random_strength"],
-        bagging_temperature=p["bagging_temperature"], bootstrap_type="Bayesian", border_count=p["border_count"],
-        random_seed=42, thread_count=threads if threads > 0 else -1, verbose=0, allow_writing_files=False,
-        early_stopping_rounds=patience, use_best_model=True,
-    )
-    reg.fit(pool(x_tr, y_tr), eval_set=pool(x_st, y_st))
-    return reg.predict(pool(x_va))
+    reg = catboost_settings.regressor(p, rounds, threads, early_stopping_rounds=patience, use_best_model=True)
+    reg.fit(fold["train_pool"], eval_set=fold["stop_pool"])
+    return reg.predict(fold["valid_pool"])
 
 
 def main():
     folds_dir, model, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
     n_trials = int(sys.argv[4]) if len(sys.argv) > 4 else 50
-    manifest, names, categorical, inverse, folds = load(folds_dir)
+    manifest, names, categorical, inverse, folds = load(folds_dir, model)
     space = manifest["search_spaces"][model]
 
     def objective(trial):

@@ -307,12 +307,7 @@ fn compiled_forest_predicts_bit_identically_to_lightgbm() {
             _ => {}
         }
     }
-    probe.features = FeatureMatrix::new(
-        probe.features.names().to_vec(),
-        probe.features.kinds().to_vec(),
-        values,
-    )
-    .unwrap();
+    probe.features = with_values(&probe.features, values);
     for features in [&data.features, &probe.features] {
         assert_eq!(
             bits(&model.predict(features).unwrap()),

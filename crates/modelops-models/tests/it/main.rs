@@ -46,6 +46,11 @@ impl Rng {
     }
 }
 
+/// `features` with its values replaced (same names and kinds), e.g. to plant missing or unseen values.
+pub fn with_values(features: &FeatureMatrix, values: Vec<f32>) -> FeatureMatrix {
+    FeatureMatrix::new(features.names().to_vec(), features.kinds().to_vec(), values).unwrap()
+}
+
 /// Column names of [`synthetic`].
 pub fn synthetic_names() -> Vec<String> {
     [

@@ -262,12 +262,7 @@ fn compiled_forest_predicts_bit_identically_to_xgboost() {
             }
         })
         .collect();
-    let probe = FeatureMatrix::new(
-        probe.features.names().to_vec(),
-        probe.features.kinds().to_vec(),
-        values,
-    )
-    .unwrap();
+    let probe = with_values(&probe.features, values);
     for features in [&data.features, &probe] {
         assert_eq!(
             bits(&model.predict(features).unwrap()),

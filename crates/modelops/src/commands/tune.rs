@@ -157,7 +157,7 @@ pub fn exec(args: TuneArgs, ctx: &Context) -> anyhow::Result<u8> {
             );
         }
         println!("wrote {}", export.manifest.display());
-        return Ok(0);
+        return Ok(crate::commands::EXIT_OK);
     }
     let results = tune(&plan, printer).context("tuning failed")?;
     println!(

@@ -109,7 +109,7 @@ fn export_folds_writes_the_objectives_rows_and_tunes_nothing() {
     // The printed row counts are the files' row counts, and the early-stopping block ends where the scored
     // fold starts (nothing scored is trained on).
     let stdout = String::from_utf8_lossy(&out.stdout);
-    use polars::prelude::{DataFrame, DataType, ParquetReader, SerReader as _};
+    use polars::prelude::{DataFrame, DataType};
     let days = |df: &DataFrame| {
         let days = df
             .column("Date")
@@ -125,9 +125,7 @@ fn export_folds_writes_the_objectives_rows_and_tunes_nothing() {
     for (k, files) in manifest["folds"].as_array().unwrap().iter().enumerate() {
         let read = |part: &str| {
             let path = dir.join(files[part].as_str().unwrap());
-            ParquetReader::new(std::fs::File::open(&path).unwrap())
-                .finish()
-                .unwrap()
+            modelops_data::ingest::read_parquet(&path, None, "written by --export-folds").unwrap()
         };
         let (train, stop, valid) = (read("train"), read("stop"), read("valid"));
         let line = format!(
