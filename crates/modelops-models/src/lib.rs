@@ -12,6 +12,8 @@ pub mod lightgbm;
 mod matrix;
 pub mod oblivious;
 pub mod package;
+#[cfg(any(feature = "lightgbm", feature = "xgboost"))]
+mod packed_tree;
 mod regressor;
 pub mod xgboost;
 

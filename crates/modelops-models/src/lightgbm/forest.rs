@@ -14,8 +14,11 @@
 //! they train). Models outside that scope (linear trees, several trees per iteration, objectives whose output is
 //! transformed) are not compiled and keep LightGBM's own predictor.
 
+use crate::packed_tree::{Child, PackedTree, Split, Test, round_down};
+
 /// LightGBM's `kZeroThreshold` (a `float` literal, compared as `double`).
-const ZERO_THRESHOLD: f64 = 1.0e-35_f32 as f64;
+const ZERO_THRESHOLD: f64 = ZERO_THRESHOLD_F32 as f64;
+const ZERO_THRESHOLD_F32: f32 = 1.0e-35;
 /// `decision_type` bit: categorical split.
 const CATEGORICAL: u8 = 1;
 /// `decision_type` bit: missing values go left.
@@ -30,65 +33,56 @@ const IDENTITY_OBJECTIVES: [&str; 6] = [
     "mape",
 ];
 
-/// One split: 24 bytes, children as LightGBM stores them (`>= 0` node, `< 0` the leaf `!child`).
+/// A split as LightGBM stores it; kept for the splits the packed tree hands back (see [`Tree::special`]).
 #[derive(Clone, Copy, Debug)]
 struct Node {
     threshold: f64,
-    feature: u32,
-    left: i32,
-    right: i32,
     decision: u8,
 }
 
 #[derive(Clone, Debug)]
 struct Tree {
-    /// Empty for a single-leaf tree.
-    nodes: Vec<Node>,
+    packed: PackedTree,
     leaves: Vec<f64>,
+    /// The categorical and zero-as-missing splits, by special id.
+    specials: Vec<Node>,
     cat_boundaries: Vec<usize>,
     cat_bits: Vec<u32>,
 }
 
 impl Tree {
-    #[inline]
-    fn leaf(&self, row: &[f64]) -> usize {
-        let mut node = 0i32;
-        while node >= 0 {
-            let n = &self.nodes[node as usize];
-            let value = row[n.feature as usize];
-            node = if n.decision & CATEGORICAL != 0 {
-                self.categorical(n, value)
-            } else {
-                numerical(n, value)
-            };
+    /// Whether a special split sends `value` left (out of line: see [`PackedTree::for_each_leaf`]).
+    #[inline(never)]
+    fn special(&self, id: u32, value: f32) -> bool {
+        let node = &self.specials[id as usize];
+        let value = f64::from(value);
+        if node.decision & CATEGORICAL != 0 {
+            self.categorical(node, value)
+        } else {
+            numerical(node, value)
         }
-        (!node) as usize
     }
 
-    #[inline]
-    fn categorical(&self, n: &Node, value: f64) -> i32 {
+    fn categorical(&self, n: &Node, value: f64) -> bool {
         // C++ `static_cast<int>` of NaN is INT_MIN on x86-64, so NaN takes the "negative category" branch (right).
         if value.is_nan() || value <= -1.0 {
-            return n.right;
+            return false;
         }
         let category = value.trunc();
         let set = n.threshold as usize;
         let (start, end) = (self.cat_boundaries[set], self.cat_boundaries[set + 1]);
         let word = (category / 32.0) as usize;
         if category >= f64::from(i32::MAX) || word >= end - start {
-            return n.right;
+            return false;
         }
         let bit = category as usize % 32;
-        if (self.cat_bits[start + word] >> bit) & 1 == 1 {
-            n.left
-        } else {
-            n.right
-        }
+        (self.cat_bits[start + word] >> bit) & 1 == 1
     }
 }
 
-#[inline]
-fn numerical(n: &Node, value: f64) -> i32 {
+/// LightGBM's `NumericalDecision` (whether `value` goes left), for the splits that do not reduce to one
+/// comparison (missing type zero); [`reduce`] gives the others.
+fn numerical(n: &Node, value: f64) -> bool {
     let missing = (n.decision >> 2) & 3;
     let value = if value.is_nan() && missing != 2 {
         0.0
@@ -98,17 +92,22 @@ fn numerical(n: &Node, value: f64) -> i32 {
     if (missing == 1 && (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&value))
         || (missing == 2 && value.is_nan())
     {
-        return if n.decision & DEFAULT_LEFT != 0 {
-            n.left
-        } else {
-            n.right
-        };
+        return n.decision & DEFAULT_LEFT != 0;
     }
-    if value <= n.threshold {
-        n.left
-    } else {
-        n.right
-    }
+    value <= n.threshold
+}
+
+/// A numerical split of missing type none or NaN as one comparison, exactly: inputs are `f32`, so
+/// `f64::from(v) <= threshold` is `v <= round_down(threshold)`; a missing value is read as 0.0 (type none) or
+/// goes the default way (type NaN). `None` for missing type zero (values near 0.0 go the default way too).
+fn reduce(n: &Node) -> Option<(f32, bool)> {
+    let missing = (n.decision >> 2) & 3;
+    let missing_left = match missing {
+        0 => 0.0 <= n.threshold,
+        2 => n.decision & DEFAULT_LEFT != 0,
+        _ => return None,
+    };
+    Some((round_down(n.threshold), missing_left))
 }
 
 /// The trees of one LightGBM model, ready for block prediction.
@@ -173,24 +172,24 @@ impl Forest {
     pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
         let width = self.n_features;
         // LightGBM's dense row reader drops |v| <= kZeroThreshold (so they read as 0.0) and keeps NaN.
-        let inputs: Vec<f64> = values
+        let inputs: Vec<f32> = values
             .iter()
             .map(|&v| {
-                let v = f64::from(v);
-                if v.abs() <= ZERO_THRESHOLD { 0.0 } else { v }
+                if v.abs() <= ZERO_THRESHOLD_F32 {
+                    0.0
+                } else {
+                    v
+                }
             })
             .collect();
         let mut out = vec![0.0f64; rows];
         for tree in &self.trees {
-            if tree.nodes.is_empty() {
-                for score in &mut out {
-                    *score += tree.leaves[0];
-                }
-                continue;
-            }
-            for (score, row) in out.iter_mut().zip(inputs.chunks_exact(width)) {
-                *score += tree.leaves[tree.leaf(row)];
-            }
+            tree.packed.for_each_leaf(
+                &inputs[..rows * width],
+                width,
+                |id, value| tree.special(id, value),
+                |row, leaf| out[row] += tree.leaves[leaf],
+            );
         }
         out
     }
@@ -228,8 +227,9 @@ fn parse_tree(
     }
     if num_leaves == 1 {
         return Ok(Tree {
-            nodes: Vec::new(),
+            packed: PackedTree::new(&[], 1, n_features)?,
             leaves,
+            specials: Vec::new(),
             cat_boundaries: Vec::new(),
             cat_bits: Vec::new(),
         });
@@ -268,43 +268,57 @@ fn parse_tree(
     } else {
         (Vec::new(), Vec::new())
     };
-    let child_ok = |c: i32| {
+    // LightGBM's children: `>= 0` a split, `< 0` the leaf `!child`.
+    let child = |c: i32| {
         if c >= 0 {
-            (c as usize) < n_nodes
+            Child::Split(c as usize)
         } else {
-            ((!c) as usize) < num_leaves
+            Child::Leaf((!c) as usize)
         }
     };
-    let mut nodes = Vec::with_capacity(n_nodes);
+    let mut splits = Vec::with_capacity(n_nodes);
+    let mut specials = Vec::new();
     for i in 0..n_nodes {
         let decision = u8::try_from(decisions[i])
             .map_err(|_| format!("decision_type {} is out of range", decisions[i]))?;
-        if features[i] as usize >= n_features || !child_ok(left[i]) || !child_ok(right[i]) {
-            return Err(format!("split {i} points outside the tree or the features"));
-        }
+        let node = Node {
+            threshold: thresholds[i],
+            decision,
+        };
         if decision & CATEGORICAL != 0 {
             let set = thresholds[i];
             if !(set >= 0.0 && (set as usize) < num_cat) {
                 return Err(format!("split {i} names a missing category set"));
             }
         }
-        nodes.push(Node {
-            threshold: thresholds[i],
-            feature: features[i],
-            left: left[i],
-            right: right[i],
-            decision,
+        let feature = features[i] as usize;
+        let test = match (decision & CATEGORICAL == 0)
+            .then(|| reduce(&node))
+            .flatten()
+        {
+            Some((threshold, missing_left)) => Test::LessOrEqual {
+                feature,
+                threshold,
+                missing_left,
+            },
+            None => {
+                specials.push(node);
+                Test::Special {
+                    feature,
+                    id: (specials.len() - 1) as u32,
+                }
+            }
+        };
+        splits.push(Split {
+            test,
+            left: child(left[i]),
+            right: child(right[i]),
         });
     }
-    // Children always have higher indices than their parent in LightGBM's layout, so walks terminate.
-    if nodes.iter().enumerate().any(|(i, n)| {
-        (n.left >= 0 && n.left as usize <= i) || (n.right >= 0 && n.right as usize <= i)
-    }) {
-        return Err("a split points back up the tree".into());
-    }
     Ok(Tree {
-        nodes,
+        packed: PackedTree::new(&splits, num_leaves, n_features)?,
         leaves,
+        specials,
         cat_boundaries,
         cat_bits,
     })

@@ -11,6 +11,7 @@
 //! (tests compare both). Models outside that scope (categorical splits, DART, several targets or classes,
 //! objectives whose output is transformed) are not compiled and keep XGBoost's predictor.
 
+use crate::packed_tree::{Child, PackedTree, Split, Test};
 use serde_json::Value;
 
 /// Objectives whose prediction is the raw margin.
@@ -21,20 +22,17 @@ const IDENTITY_OBJECTIVES: [&str; 4] = [
     "reg:quantileerror",
 ];
 
-/// One node: a split, or a leaf when `left < 0` (its value in `value`).
-#[derive(Clone, Copy, Debug)]
-struct Node {
-    value: f32,
-    feature: u32,
-    left: i32,
-    right: i32,
-    default_left: bool,
+/// One tree: its splits packed, and its leaf values.
+#[derive(Clone, Debug)]
+struct Tree {
+    packed: PackedTree,
+    leaves: Vec<f32>,
 }
 
 /// The trees of one XGBoost model, ready for block prediction.
 #[derive(Clone, Debug)]
 pub(crate) struct Forest {
-    trees: Vec<Vec<Node>>,
+    trees: Vec<Tree>,
     base_score: f32,
     n_features: usize,
 }
@@ -116,31 +114,18 @@ impl Forest {
         let width = self.n_features;
         let mut out = vec![self.base_score; rows];
         for tree in &self.trees {
-            for (score, row) in out.iter_mut().zip(values.chunks_exact(width)) {
-                let mut node = &tree[0];
-                while node.left >= 0 {
-                    let value = row[node.feature as usize];
-                    let next = if value.is_nan() {
-                        if node.default_left {
-                            node.left
-                        } else {
-                            node.right
-                        }
-                    } else if value < node.value {
-                        node.left
-                    } else {
-                        node.right
-                    };
-                    node = &tree[next as usize];
-                }
-                *score += node.value;
-            }
+            tree.packed.for_each_leaf(
+                &values[..rows * width],
+                width,
+                |_, _| false,
+                |row, leaf| out[row] += tree.leaves[leaf],
+            );
         }
         out.into_iter().map(f64::from).collect()
     }
 }
 
-fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Vec<Node>>, String> {
+fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Tree>, String> {
     if array(tree, "split_type")?
         .iter()
         .any(|t| t.as_u64() != Some(0))
@@ -174,30 +159,60 @@ fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Vec<Node>>, Stri
     {
         return Err("node arrays of different lengths".into());
     }
-    let mut nodes = Vec::with_capacity(n);
+    // Nodes are numbered splits and leaves together; the packed tree numbers each kind apart, in node order
+    // (children come after their parent, so split numbers still only go down).
+    let mut number = Vec::with_capacity(n);
+    let (mut n_splits, mut n_leaves) = (0, 0);
+    for &l in &left {
+        if l < 0.0 {
+            number.push(Child::Leaf(n_leaves));
+            n_leaves += 1;
+        } else {
+            number.push(Child::Split(n_splits));
+            n_splits += 1;
+        }
+    }
+    let mut splits = Vec::with_capacity(n_splits);
+    let mut leaves = Vec::with_capacity(n_leaves);
     for i in 0..n {
         // Numbers are read as written (shortest round-trip text of an f32), so parsing as f32 is exact.
         let value: f32 = conditions[i]
             .to_string()
             .parse()
             .map_err(|_| format!("split_conditions[{i}] is not a number"))?;
-        let (l, r) = (left[i] as i64, right[i] as i64);
-        let is_leaf = l < 0;
-        if !is_leaf {
-            let in_tree = |c: i64| c > i as i64 && (c as usize) < n;
-            if !in_tree(l) || !in_tree(r) || features[i] as usize >= n_features {
-                return Err(format!("node {i} points outside the tree or the features"));
-            }
+        if left[i] < 0.0 {
+            leaves.push(value);
+            continue;
         }
-        nodes.push(Node {
-            value,
-            feature: features[i] as u32,
-            left: if is_leaf { -1 } else { l as i32 },
-            right: if is_leaf { -1 } else { r as i32 },
-            default_left: default_left[i] != 0.0,
+        let (l, r) = (left[i] as i64, right[i] as i64);
+        let in_tree = |c: i64| c > i as i64 && (c as usize) < n;
+        if !in_tree(l) || !in_tree(r) || features[i] as usize >= n_features {
+            return Err(format!("node {i} points outside the tree or the features"));
+        }
+        splits.push(Split {
+            test: Test::LessOrEqual {
+                feature: features[i] as usize,
+                threshold: below(value),
+                missing_left: default_left[i] != 0.0,
+            },
+            left: number[l as usize],
+            right: number[r as usize],
         });
     }
-    Ok(Some(nodes))
+    Ok(Some(Tree {
+        packed: PackedTree::new(&splits, n_leaves, n_features)?,
+        leaves,
+    }))
+}
+
+/// XGBoost's `value < condition` as the packed tree's `value <= threshold`: for `f32` values, `v < c` is
+/// `v <= c.next_down()`; a condition of -inf (nothing is below it) becomes NaN (nothing is `<=` it).
+fn below(condition: f32) -> f32 {
+    if condition == f32::NEG_INFINITY {
+        f32::NAN
+    } else {
+        condition.next_down()
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +239,28 @@ mod tests {
         // Left when feature 1 < 2.5 (strictly); NaN takes the default direction (right here).
         let values = [0.0, 1.0, 0.0, 2.5, 0.0, f32::NAN, 7.0, -3.0];
         assert_eq!(forest.predict(&values, 4), vec![10.75, 20.75, 20.75, 10.75]);
+    }
+
+    #[test]
+    fn strictly_below_is_at_most_the_next_value_down() {
+        let values = [
+            0.0f32,
+            -0.0,
+            1e-45,
+            -1e-45,
+            2.5,
+            2.5f32.next_down(),
+            2.5f32.next_up(),
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
+        for &condition in values.iter().chain(&[f32::NAN]) {
+            for &v in &values {
+                assert_eq!(v <= below(condition), v < condition, "{v} < {condition}");
+            }
+        }
     }
 
     #[test]
