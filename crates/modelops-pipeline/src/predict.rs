@@ -316,6 +316,18 @@ pub fn parse_input_rows(frame: &DataFrame, path: &Path) -> Result<Vec<InputRow>,
     Ok(rows)
 }
 
+/// Refuses an output file that is neither `.csv` nor `.parquet`.
+fn check_output_format(path: &Path) -> Result<(), PipelineError> {
+    let ext = extension(path);
+    if ext != "csv" && ext != "parquet" {
+        return Err(PipelineError::Invalid(format!(
+            "{}: unsupported output format '{ext}'; use a .csv or .parquet file",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes `frame` as CSV or parquet, by the output's extension, atomically (temporary file, then rename).
 ///
 /// # Errors
@@ -324,13 +336,8 @@ pub fn write_table(frame: &mut DataFrame, path: &Path) -> Result<(), PipelineErr
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(PipelineError::io(parent))?;
     }
+    check_output_format(path)?;
     let ext = extension(path);
-    if ext != "csv" && ext != "parquet" {
-        return Err(PipelineError::Invalid(format!(
-            "{}: unsupported output format '{ext}'; use a .csv or .parquet file",
-            path.display()
-        )));
-    }
     let tmp = path.with_extension(format!("{ext}.partial"));
     {
         let file = std::fs::File::create(&tmp).map_err(PipelineError::io(&tmp))?;
@@ -359,33 +366,45 @@ pub fn predict_file(
     output: &Path,
     progress: &dyn Progress,
 ) -> Result<PredictReport, PipelineError> {
-    predict_file_with_batch(package_dir, label, input, output, progress).map(|(report, _)| report)
+    predict_file_with(package_dir, label, input, output, progress, &mut |_| {})
 }
 
-/// The rows a batch prediction parsed, their predictions and the package's feature spec: what the prediction
-/// log records (`modelops predict` logs every prediction).
-#[derive(Clone, Debug)]
-pub struct PredictedBatch {
-    /// The input rows, in input order.
-    pub rows: Vec<InputRow>,
-    /// The ensemble's predicted sales, one per row.
-    pub predictions: Vec<f64>,
+/// Rows predicted at a time by [`predict_file_with`]: enough 512-row blocks to keep every core busy, few enough
+/// that progress moves and a consumer of the chunks (the prediction log) works alongside the next chunk.
+pub const PREDICT_CHUNK_ROWS: usize = 65_536;
+
+/// One chunk of a batch, just predicted: what the prediction log records.
+#[derive(Clone, Copy, Debug)]
+pub struct PredictedChunk<'a> {
     /// The package's feature spec (store metadata for the log's derived columns).
-    pub features: modelops_features::FeatureSpec,
+    pub spec: &'a modelops_features::FeatureSpec,
+    /// The chunk's input rows, in input order.
+    pub rows: &'a [InputRow],
+    /// The features the model saw for them.
+    pub features: &'a modelops_models::FeatureMatrix,
+    /// The ensemble's predicted sales, one per row.
+    pub predictions: &'a [f64],
 }
 
-/// [`predict_file`], also returning the predicted batch.
+/// [`predict_file`], handing every chunk of [`PREDICT_CHUNK_ROWS`] rows to `on_chunk` as soon as it is predicted
+/// (in input order, before the output file is written).
+///
+/// Features are built for the whole batch at once (a row's features may depend on the batch's other rows, e.g.
+/// the promotion calendar), then predicted chunk by chunk; each row's prediction does not depend on the chunking.
 ///
 /// # Errors
 /// As [`predict_file`].
-pub fn predict_file_with_batch(
+pub fn predict_file_with(
     package_dir: &Path,
     label: ModelLabel,
     input: &Path,
     output: &Path,
     progress: &dyn Progress,
-) -> Result<(PredictReport, PredictedBatch), PipelineError> {
+    on_chunk: &mut dyn FnMut(PredictedChunk<'_>),
+) -> Result<PredictReport, PipelineError> {
     let started = Instant::now();
+    // Before anything is predicted (and handed to `on_chunk`), not after.
+    check_output_format(output)?;
     progress.step("load model", 0);
     let package = ModelPackage::load(package_dir)?;
     let spec = ServingSpec::from_package(&package)?;
@@ -398,24 +417,49 @@ pub fn predict_file_with_batch(
 
     progress.step("predict", rows.len() as u64);
     let features = spec.features.build(&rows)?;
-    let predicted = predict_sales(&package.ensemble, spec.target_transform, &features, &rows)?;
-    progress.finish(&format!("{} predictions", predicted.ensemble.len()));
+    let mut predictions = Vec::with_capacity(rows.len());
+    for first in (0..rows.len()).step_by(PREDICT_CHUNK_ROWS) {
+        let end = (first + PREDICT_CHUNK_ROWS).min(rows.len());
+        let selected;
+        let chunk_features = if first == 0 && end == rows.len() {
+            &features
+        } else {
+            selected = features.select_rows(&(first..end).collect::<Vec<_>>());
+            &selected
+        };
+        let chunk_rows = &rows[first..end];
+        let predicted = predict_sales(
+            &package.ensemble,
+            spec.target_transform,
+            chunk_features,
+            chunk_rows,
+        )?;
+        on_chunk(PredictedChunk {
+            spec: &spec.features,
+            rows: chunk_rows,
+            features: chunk_features,
+            predictions: &predicted.ensemble,
+        });
+        predictions.extend_from_slice(&predicted.ensemble);
+        progress.advance((end - first) as u64);
+    }
+    progress.finish(&format!("{} predictions", predictions.len()));
 
     let closed_rows = rows.iter().filter(|r| !r.open).count();
     let open: Vec<f64> = rows
         .iter()
-        .zip(&predicted.ensemble)
+        .zip(&predictions)
         .filter(|(r, _)| r.open)
         .map(|(_, p)| *p)
         .collect();
     let mean_prediction_open =
         (!open.is_empty()).then(|| open.iter().sum::<f64>() / open.len() as f64);
-    let column = Column::new(PREDICTION_COLUMN.into(), predicted.ensemble.clone());
+    let first = rows.iter().map(|r| r.date).min().unwrap_or_default();
+    let last = rows.iter().map(|r| r.date).max().unwrap_or_default();
+    let column = Column::new(PREDICTION_COLUMN.into(), predictions);
     frame.with_column(column).map_err(frame_error(output))?;
     write_table(&mut frame, output)?;
 
-    let first = rows.iter().map(|r| r.date).min().unwrap_or_default();
-    let last = rows.iter().map(|r| r.date).max().unwrap_or_default();
     let report = PredictReport {
         model: label,
         input_path: input.to_path_buf(),
@@ -434,12 +478,7 @@ pub fn predict_file_with_batch(
     let text = serde_json::to_string_pretty(&report)
         .map_err(|e| PipelineError::Invalid(format!("cannot serialise the metadata: {e}")))?;
     std::fs::write(&metadata_path, text + "\n").map_err(PipelineError::io(&metadata_path))?;
-    let batch = PredictedBatch {
-        rows,
-        predictions: predicted.ensemble,
-        features: spec.features,
-    };
-    Ok((report, batch))
+    Ok(report)
 }
 
 /// `<dir>/<stem>_metadata.json` beside an output file.

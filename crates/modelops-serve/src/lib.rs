@@ -8,7 +8,7 @@
 //!   models in a [`ModelSet`] that hot reload swaps atomically.
 //! - [`app`] is the HTTP surface ([`router`]) and the hot-reload poller ([`spawn_hot_reload`]).
 //! - [`log`] is the prediction log in the tracking store's database: the off-request-path [`LogWriter`],
-//!   [`log_batch`] for `modelops predict`, and actual sales for live performance; [`actuals`] reads actuals files.
+//!   [`BatchLogger`] for `modelops predict`, and actual sales for live performance; [`actuals`] reads actuals files.
 //! - [`openapi`] is the OpenAPI document.
 //!
 //! Does not own feature engineering (`modelops-features`), model files (`modelops-models`) or the registry
@@ -48,7 +48,7 @@ use std::time::Duration;
 pub use app::{AppState, DEFAULT_MAX_BODY_BYTES, router, spawn_hot_reload};
 pub use error::{ApiError, FieldError, ServeError};
 pub use log::{
-    ActualSales, LogLabel, LogWriter, PredictionLog, PredictionRecord, log_batch,
+    ActualSales, BatchLogger, LogLabel, LogWriter, PredictionLog, PredictionRecord,
     log_uri_for_tracking,
 };
 pub use model::{ModelIdentity, ModelKey, ModelSet, ModelSource, RegistrySource, ServedModel};

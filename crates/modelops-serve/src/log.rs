@@ -13,7 +13,9 @@
 //!
 //! Served predictions reach the database through [`LogWriter`]: requests hand their rows to a bounded channel
 //! (never waiting; when the queue is full the rows are dropped and counted) and one task writes them in batches
-//! of up to [`MAX_ROWS_PER_WRITE`] rows per transaction; [`LogWriter::shutdown`] drains the queue.
+//! of up to [`MAX_ROWS_PER_WRITE`] rows per transaction; [`LogWriter::shutdown`] drains the queue. Batch
+//! predictions go through [`BatchLogger`], which writes each predicted chunk on its own thread while the next one
+//! is predicted.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use modelops_features::calendar::{calendar_parts, format_day, parse_day};
-use modelops_features::table::NO_COMPETITOR_SENTINEL;
+use modelops_features::table::{NO_COMPETITOR_SENTINEL, StoreTable};
 use modelops_features::{FeatureSpec, InputRow};
 use modelops_models::FeatureMatrix;
 use serde::Serialize;
@@ -114,46 +116,86 @@ pub fn records_for_batch(
     predictions: &[f64],
     response_time_ms: f64,
 ) -> Vec<PredictionRecord> {
-    let batch_id = uuid::Uuid::new_v4().to_string();
-    let logged_at = Utc::now();
-    let promo2_active_column =
-        features.and_then(|f| f.names().iter().position(|n| n == "Promo2Active"));
-    rows.iter()
-        .zip(predictions)
-        .enumerate()
-        .map(|(i, (row, prediction))| {
-            let meta = spec.stores.get(row.store);
-            let parts = calendar_parts(row.date);
-            let is_promo2_active = match (features, promo2_active_column) {
-                (Some(f), Some(c)) => f.row(i).get(c).is_some_and(|v| *v == 1.0),
-                _ => false,
-            };
-            PredictionRecord {
-                batch_id: batch_id.clone(),
-                logged_at,
-                label: label.clone(),
-                store_id: row.store,
-                date: format_day(row.date),
-                day_of_week: row.day_of_week,
-                open: row.open,
-                promo: row.promo,
-                state_holiday: row.state_holiday.as_str().to_string(),
-                school_holiday: row.school_holiday,
-                month: parts.map_or(0, |p| p.month),
-                year: parts.map_or(0, |p| p.year),
-                store_type: meta.map(|m| m.store_type.clone()).unwrap_or_default(),
-                assortment: meta.map(|m| m.assortment.clone()).unwrap_or_default(),
-                competition_distance: f64::from(
-                    meta.and_then(|m| m.competition_distance)
-                        .unwrap_or(NO_COMPETITOR_SENTINEL),
-                ),
-                promo2: meta.is_some_and(|m| m.promo2),
-                is_promo2_active,
-                prediction: *prediction,
-                response_time_ms,
-            }
-        })
+    BatchHeader::new(label.clone()).records(
+        &spec.stores,
+        rows,
+        &promo2_active(features, rows.len()),
+        predictions,
+        response_time_ms,
+    )
+}
+
+/// Each row's `Promo2Active` feature (all `false` without the matrix or the column).
+fn promo2_active(features: Option<&FeatureMatrix>, rows: usize) -> Vec<bool> {
+    let column = features.and_then(|f| {
+        f.names()
+            .iter()
+            .position(|n| n == "Promo2Active")
+            .map(|c| (f, c))
+    });
+    (0..rows)
+        .map(|i| column.is_some_and(|(f, c)| f.row(i).get(c).is_some_and(|v| *v == 1.0)))
         .collect()
+}
+
+/// What every log row of one batch shares.
+#[derive(Clone, Debug)]
+struct BatchHeader {
+    batch_id: String,
+    logged_at: DateTime<Utc>,
+    label: LogLabel,
+}
+
+impl BatchHeader {
+    fn new(label: LogLabel) -> Self {
+        Self {
+            batch_id: uuid::Uuid::new_v4().to_string(),
+            logged_at: Utc::now(),
+            label,
+        }
+    }
+
+    fn records(
+        &self,
+        stores: &StoreTable,
+        rows: &[InputRow],
+        promo2_active: &[bool],
+        predictions: &[f64],
+        response_time_ms: f64,
+    ) -> Vec<PredictionRecord> {
+        rows.iter()
+            .zip(predictions)
+            .zip(promo2_active)
+            .map(|((row, prediction), &is_promo2_active)| {
+                let meta = stores.get(row.store);
+                let parts = calendar_parts(row.date);
+                PredictionRecord {
+                    batch_id: self.batch_id.clone(),
+                    logged_at: self.logged_at,
+                    label: self.label.clone(),
+                    store_id: row.store,
+                    date: format_day(row.date),
+                    day_of_week: row.day_of_week,
+                    open: row.open,
+                    promo: row.promo,
+                    state_holiday: row.state_holiday.as_str().to_string(),
+                    school_holiday: row.school_holiday,
+                    month: parts.map_or(0, |p| p.month),
+                    year: parts.map_or(0, |p| p.year),
+                    store_type: meta.map(|m| m.store_type.clone()).unwrap_or_default(),
+                    assortment: meta.map(|m| m.assortment.clone()).unwrap_or_default(),
+                    competition_distance: f64::from(
+                        meta.and_then(|m| m.competition_distance)
+                            .unwrap_or(NO_COMPETITOR_SENTINEL),
+                    ),
+                    promo2: meta.is_some_and(|m| m.promo2),
+                    is_promo2_active,
+                    prediction: *prediction,
+                    response_time_ms,
+                }
+            })
+            .collect()
+    }
 }
 
 /// A connection pool to the prediction log's database, with the tables in place.
@@ -646,46 +688,107 @@ async fn writer_task(
     }
 }
 
-/// Logs a batch prediction (`modelops predict`): one row per input row, source `batch`.
+/// Logs one batch prediction (`modelops predict`, source `batch`) chunk by chunk on a thread of its own, so the
+/// database writes overlap the prediction of the next chunk instead of following the whole batch.
 ///
-/// `label` names the model (its `source` is set to `batch`); `spec` is the package's feature spec (for the
-/// derived columns); `elapsed_ms` is the batch's wall time. Returns the rows written.
-///
-/// # Errors
-/// [`ServeError`] when the database cannot be opened or written, or the lengths of `rows` and `predictions`
-/// differ.
-pub async fn log_batch(
-    uri: &str,
-    label: &LogLabel,
-    spec: &FeatureSpec,
-    rows: &[InputRow],
-    predictions: &[f64],
-    elapsed_ms: f64,
-) -> Result<usize, ServeError> {
-    if rows.len() != predictions.len() {
-        return Err(ServeError::Invalid(format!(
-            "{} rows but {} predictions; nothing was logged",
-            rows.len(),
-            predictions.len()
-        )));
+/// Every row of the batch shares one batch id and timestamp. A row's `response_time_ms` is the time from the
+/// batch's start until its chunk was predicted (submitted). Chunks are written in the order
+/// they are submitted, each in one transaction. If the database cannot be opened or written, later chunks are
+/// dropped and [`BatchLogger::finish`] reports the error; submitting never fails or blocks for long (at most two
+/// chunks wait).
+#[derive(Debug)]
+pub struct BatchLogger {
+    sender: std::sync::mpsc::SyncSender<BatchChunk>,
+    writer: std::thread::JoinHandle<Result<usize, ServeError>>,
+    started: std::time::Instant,
+}
+
+/// A chunk on its way to the writer thread.
+struct BatchChunk {
+    rows: Vec<InputRow>,
+    promo2_active: Vec<bool>,
+    predictions: Vec<f64>,
+    response_time_ms: f64,
+}
+
+impl BatchLogger {
+    /// Starts the writer for the database at `uri`; `label` names the model (its `source` becomes `batch`),
+    /// `spec` is the package's feature spec (its store metadata fills the derived columns) and `batch_started`
+    /// when the batch started (response times count from it).
+    ///
+    /// # Errors
+    /// [`ServeError::Invalid`] when the writer thread cannot be started.
+    pub fn start(
+        uri: &str,
+        label: &LogLabel,
+        spec: &FeatureSpec,
+        batch_started: std::time::Instant,
+    ) -> Result<Self, ServeError> {
+        let header = BatchHeader::new(LogLabel {
+            source: "batch".into(),
+            ..label.clone()
+        });
+        let stores = spec.stores.clone();
+        let uri = uri.to_string();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<BatchChunk>(2);
+        let writer = std::thread::Builder::new()
+            .name("prediction-log".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| {
+                        ServeError::Invalid(format!("cannot start the log writer: {e}"))
+                    })?;
+                runtime.block_on(async move {
+                    let log = PredictionLog::open(&uri).await?;
+                    let mut written = 0;
+                    // A blocking receive is fine here: this runtime serves nothing else.
+                    for chunk in receiver {
+                        let records = header.records(
+                            &stores,
+                            &chunk.rows,
+                            &chunk.promo2_active,
+                            &chunk.predictions,
+                            chunk.response_time_ms,
+                        );
+                        log.write(&records).await?;
+                        written += records.len();
+                    }
+                    Ok(written)
+                })
+            })
+            .map_err(|e| ServeError::Invalid(format!("cannot start the log writer thread: {e}")))?;
+        Ok(Self {
+            sender,
+            writer,
+            started: batch_started,
+        })
     }
-    let log = PredictionLog::open(uri).await?;
-    let label = LogLabel {
-        source: "batch".into(),
-        ..label.clone()
-    };
-    // Promo2Active is recomputed through the feature builder, so the batch log matches the served log exactly.
-    let features = spec.build(rows).ok();
-    let records = records_for_batch(
-        &label,
-        spec,
-        rows,
-        features.as_ref(),
-        predictions,
-        elapsed_ms,
-    );
-    for chunk in records.chunks(MAX_ROWS_PER_WRITE * 10) {
-        log.write(chunk).await?;
+
+    /// Queues one predicted chunk: its input rows, the features the model saw (for `Promo2Active`) and the
+    /// predictions. Waits only while two earlier chunks are still queued.
+    pub fn submit(&self, rows: &[InputRow], features: Option<&FeatureMatrix>, predictions: &[f64]) {
+        let n = rows.len().min(predictions.len());
+        let chunk = BatchChunk {
+            rows: rows[..n].to_vec(),
+            promo2_active: promo2_active(features, n),
+            predictions: predictions[..n].to_vec(),
+            response_time_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+        };
+        // A send fails only when the writer has stopped on an error, which `finish` reports.
+        let _ = self.sender.send(chunk);
     }
-    Ok(records.len())
+
+    /// Waits for every queued chunk to be written; returns the rows written.
+    ///
+    /// # Errors
+    /// [`ServeError`] when the database could not be opened or written (rows of the failed chunk and later ones
+    /// are not in the log; earlier chunks are).
+    pub fn finish(self) -> Result<usize, ServeError> {
+        drop(self.sender);
+        self.writer.join().map_err(|_| {
+            ServeError::Invalid("the prediction log writer stopped unexpectedly".into())
+        })?
+    }
 }

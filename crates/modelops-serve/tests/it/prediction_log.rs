@@ -1,5 +1,5 @@
 //! The prediction log: served rows written off the request path with their derived features, batch rows through
-//! `log_batch`, actual sales upserted idempotently by (Store, Date). SQLite always; PostgreSQL when
+//! `BatchLogger` (chunk by chunk on its own thread), actual sales upserted idempotently by (Store, Date). SQLite always; PostgreSQL when
 //! `MODELOPS_TEST_POSTGRES_URL` is set (required when `MODELOPS_REQUIRE_EXTERNAL=1`).
 
 use axum::http::StatusCode;
@@ -8,8 +8,8 @@ use modelops_models::ModelPackage;
 use modelops_pipeline::serving::ServingSpec;
 use modelops_serve::actuals::read_actuals;
 use modelops_serve::{
-    ActualSales, LogLabel, LogWriter, ModelIdentity, ModelKey, ModelSource, PredictionLog,
-    ServedModel,
+    ActualSales, BatchLogger, LogLabel, LogWriter, ModelIdentity, ModelKey, ModelSource,
+    PredictionLog, ServedModel,
 };
 use serde_json::json;
 
@@ -90,7 +90,8 @@ async fn check_backend(uri: &str) {
         );
     }
 
-    // Batch predictions through log_batch.
+    // Batch predictions through BatchLogger, in two chunks: one batch id and timestamp for both, response times
+    // measured from the batch's start.
     let package = ModelPackage::load(&fixture().package_a).unwrap();
     let serving = ServingSpec::from_package(&package).unwrap();
     let input = modelops_serve::input::rows_from_records(&rows).unwrap();
@@ -101,10 +102,16 @@ async fn check_backend(uri: &str) {
         model_stage: String::new(),
     };
     let values: Vec<f64> = predictions.iter().map(|v| v.as_f64().unwrap()).collect();
-    let n = modelops_serve::log_batch(uri, &label, &serving.features, &input, &values, 12.5)
-        .await
-        .unwrap();
-    assert_eq!(n, rows.len());
+    let batch_features = serving.features.build(&input).unwrap();
+    let started = std::time::Instant::now();
+    let logger = BatchLogger::start(uri, &label, &serving.features, started).unwrap();
+    let half = input.len() / 2;
+    let first_half = batch_features.select_rows(&(0..half).collect::<Vec<_>>());
+    let second_half = batch_features.select_rows(&(half..input.len()).collect::<Vec<_>>());
+    logger.submit(&input[..half], Some(&first_half), &values[..half]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    logger.submit(&input[half..], Some(&second_half), &values[half..]);
+    assert_eq!(logger.finish().unwrap(), rows.len());
     let batch: Vec<_> = log
         .predictions_since(None)
         .await
@@ -114,6 +121,20 @@ async fn check_backend(uri: &str) {
         .collect();
     assert!(batch.len() >= rows.len());
     assert!(batch.iter().all(|r| r.label.source == "batch"));
+    let batch_rows = &batch[batch.len() - rows.len()..];
+    assert!(
+        batch_rows
+            .iter()
+            .all(|r| r.batch_id == batch_rows[0].batch_id
+                && r.logged_at == batch_rows[0].logged_at
+                && r.label.model_name == "m")
+    );
+    assert_ne!(batch_rows[0].batch_id, logged[0].batch_id);
+    assert!(batch_rows[half].response_time_ms >= batch_rows[0].response_time_ms + 5.0);
+    assert_eq!(
+        batch_rows.iter().map(|r| r.prediction).collect::<Vec<_>>(),
+        values
+    );
     assert_eq!(
         batch[batch.len() - rows.len()..]
             .iter()

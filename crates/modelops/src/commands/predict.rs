@@ -2,9 +2,9 @@
 //! prediction is also recorded in the prediction log (source `batch`) for drift monitoring, unless `--no-log`;
 //! a logging failure is a warning, never a lost prediction file.
 
-use anyhow::Context as _;
 use clap::Args;
-use modelops_pipeline::predict::{ModelLabel, PredictedBatch, predict_file_with_batch};
+use modelops_pipeline::predict::predict_file_with;
+use modelops_serve::BatchLogger;
 use std::path::PathBuf;
 
 use crate::context::Context;
@@ -54,15 +54,43 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
     };
     let (package_dir, label) = crate::commands::model_uri::resolve(&uri, ctx)?;
     let printer = StepPrinter::new(ctx.quiet);
+    // Where the log goes is settled before predicting, so logging can run alongside the prediction.
+    let log_target = if args.no_log {
+        None
+    } else {
+        let uri = log_uri(&args, ctx);
+        if uri.is_none() {
+            eprintln!(
+                "warning: the tracking store {} is remote, so the predictions will be written but NOT logged for \
+                 monitoring; give the prediction log's database with --prediction-log-uri",
+                ctx.tracking_uri
+            );
+        }
+        uri
+    };
+    let log_label = modelops_serve::LogLabel {
+        source: "batch".into(),
+        model_name: label.model_name.clone().unwrap_or_default(),
+        model_version: label.model_version.clone().unwrap_or_default(),
+        model_stage: label.model_stage.clone().unwrap_or_default(),
+    };
+    let mut logger: Option<Result<BatchLogger, modelops_serve::ServeError>> = None;
     let started = std::time::Instant::now();
-    let (report, batch) = predict_file_with_batch(
+    let report = predict_file_with(
         &package_dir,
-        label.clone(),
+        label,
         &args.input,
         &args.output,
         &printer,
+        &mut |chunk| {
+            let Some(uri) = &log_target else { return };
+            let started = logger
+                .get_or_insert_with(|| BatchLogger::start(uri, &log_label, chunk.spec, started));
+            if let Ok(logger) = started {
+                logger.submit(chunk.rows, Some(chunk.features), chunk.predictions);
+            }
+        },
     )?;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!(
         "{} predictions ({} … {}, {} closed rows → 0) written to {}",
         report.n_predictions,
@@ -75,25 +103,22 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
         "Metadata: {}",
         modelops_pipeline::predict::metadata_path(&report.output_path).display()
     );
-    if args.no_log {
-        println!("Prediction log: not recorded (--no-log)");
-        return Ok(crate::commands::EXIT_OK);
-    }
-    let Some(uri) = log_uri(&args, ctx) else {
-        eprintln!(
-            "warning: the tracking store {} is remote, so the predictions were written but NOT logged for \
-             monitoring; give the prediction log's database with --prediction-log-uri",
-            ctx.tracking_uri
-        );
+    let Some(uri) = log_target else {
+        if args.no_log {
+            println!("Prediction log: not recorded (--no-log)");
+        }
         return Ok(crate::commands::EXIT_OK);
     };
-    match log_predictions(&uri, &label, &batch, elapsed_ms) {
-        Ok(rows) => println!("Prediction log: {rows} predictions recorded in {uri} (source batch)"),
-        Err(err) => eprintln!(
+    match logger.map(|started| started.and_then(BatchLogger::finish)) {
+        Some(Ok(rows)) => {
+            println!("Prediction log: {rows} predictions recorded in {uri} (source batch)")
+        }
+        Some(Err(err)) => eprintln!(
             "warning: the predictions were written to {}, but logging them for monitoring failed: {err:#}\n\
              (monitor drift will not see this batch; run again with --prediction-log-uri, or --no-log to skip)",
             report.output_path.display()
         ),
+        None => println!("Prediction log: nothing to record (no rows)"),
     }
     Ok(crate::commands::EXIT_OK)
 }
@@ -104,33 +129,4 @@ fn log_uri(args: &PredictArgs, ctx: &Context) -> Option<String> {
         Some(uri) => Some(super::serve::absolutize_sqlite(uri, &ctx.project_dir)),
         None => modelops_serve::log_uri_for_tracking(&ctx.tracking_uri),
     }
-}
-
-/// Writes one log row per prediction, labelled with the model's registered name, version and stage.
-fn log_predictions(
-    uri: &str,
-    label: &ModelLabel,
-    batch: &PredictedBatch,
-    elapsed_ms: f64,
-) -> anyhow::Result<usize> {
-    let log_label = modelops_serve::LogLabel {
-        source: "batch".into(),
-        model_name: label.model_name.clone().unwrap_or_default(),
-        model_version: label.model_version.clone().unwrap_or_default(),
-        model_stage: label.model_stage.clone().unwrap_or_default(),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime
-        .block_on(modelops_serve::log_batch(
-            uri,
-            &log_label,
-            &batch.features,
-            &batch.rows,
-            &batch.predictions,
-            elapsed_ms,
-        ))
-        .map_err(|e| anyhow::anyhow!(e))
 }
