@@ -2,11 +2,14 @@
 //! compiled LightGBM and XGBoost forests (`lightgbm/forest.rs`, `xgboost/forest.rs`), which own the engines' rules
 //! and reduce each split to this form.
 //!
-//! A split is one comparison, `value <= threshold` on `f32` inputs, plus a bit saying where a missing (`NaN`) value
-//! goes; both engines' numeric splits reduce to it exactly (each forest documents its reduction). Rare splits that do
-//! not (LightGBM's categorical and zero-as-missing splits) are *special*: the walk asks the forest's own rule.
-//! Leaves are nodes that point to themselves, so a row that reached its leaf simply stays there while the other
-//! rows of its group go on.
+//! A split is one comparison, `value <= threshold` on `f32` inputs, plus where a missing (`NaN`) value goes; both
+//! engines' numeric splits reduce to it exactly (each forest documents its reduction). The missing direction costs
+//! nothing in the walk: every row is widened to two copies of its values ([`Rows`]) — as given, where `NaN <= t` is
+//! false (missing goes right), and with `NaN` read as `-inf`, where `-inf <= t` is true (missing goes left) — and a
+//! split reads the copy for its direction. (Exact for every threshold but `NaN`, which no split may have.) Rare
+//! splits that do not reduce (LightGBM's categorical and zero-as-missing splits) are *special*: the walk asks the
+//! forest's own rule with the value as given. Leaves are nodes that point to themselves, so a row that reached its
+//! leaf simply stays there while the other rows of its group go on.
 //!
 //! Why lockstep: a row's walk is a chain of dependent loads (node → feature value → next node) whose direction the
 //! CPU cannot predict, so walking one row at a time pays a mispredicted branch and the full load latency per level.
@@ -16,19 +19,18 @@
 /// Rows walked together.
 pub(crate) const LANES: usize = 8;
 
-/// `feature` bit: a missing value goes left.
-const MISSING_LEFT: u32 = 1 << 31;
-/// `feature` bit: the split is decided by the forest's special rule (`threshold` holds its id).
-const SPECIAL: u32 = 1 << 30;
-/// `feature` bits holding the feature index.
-const FEATURE: u32 = SPECIAL - 1;
+/// `column` bit: the split is decided by the forest's special rule (`threshold` holds its id).
+const SPECIAL: u32 = 1 << 31;
+/// `column` bits holding the index into a widened row.
+const COLUMN: u32 = SPECIAL - 1;
 
 /// 16 bytes, four to a cache line.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 struct Node {
     threshold: f32,
-    feature: u32,
+    /// Index into the widened row (`feature`, or `n_features + feature` when missing goes left), and flags.
+    column: u32,
     /// Left, right; leaves (at `n_splits..`) point to themselves.
     children: [u32; 2],
 }
@@ -36,7 +38,7 @@ struct Node {
 /// How a split decides.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Test {
-    /// Left when `value <= threshold`; a missing value goes left when `missing_left`.
+    /// Left when `value <= threshold` (not `NaN`); a missing value goes left when `missing_left`.
     LessOrEqual {
         feature: usize,
         threshold: f32,
@@ -73,14 +75,17 @@ impl PackedTree {
     ///
     /// # Errors
     /// A message when a child lies outside the tree, a split's child is not after it (the walk must only go down),
-    /// a feature index is at or beyond `n_features`, or there are no leaves.
+    /// a feature index is at or beyond `n_features`, a threshold is `NaN`, or there are no leaves.
     pub(crate) fn new(
         splits: &[Split],
         n_leaves: usize,
         n_features: usize,
     ) -> Result<Self, String> {
         let n_splits = splits.len();
-        if n_leaves == 0 || n_splits + n_leaves > FEATURE as usize {
+        if n_leaves == 0
+            || n_splits + n_leaves > COLUMN as usize
+            || 2 * n_features > COLUMN as usize
+        {
             return Err(format!("{n_leaves} leaves and {n_splits} splits"));
         }
         let mut nodes = Vec::with_capacity(n_splits + n_leaves);
@@ -93,24 +98,32 @@ impl PackedTree {
                 )),
             };
             let children = [child(split.left)?, child(split.right)?];
-            let (feature, threshold, flags) = match split.test {
+            let (feature, column, threshold) = match split.test {
                 Test::LessOrEqual {
                     feature,
                     threshold,
                     missing_left,
-                } => (
-                    feature,
-                    threshold,
-                    if missing_left { MISSING_LEFT } else { 0 },
-                ),
-                Test::Special { feature, id } => (feature, f32::from_bits(id), SPECIAL),
+                } => {
+                    if threshold.is_nan() {
+                        return Err(format!("split {i} has a NaN threshold"));
+                    }
+                    let column = if missing_left {
+                        n_features + feature
+                    } else {
+                        feature
+                    };
+                    (feature, column as u32, threshold)
+                }
+                Test::Special { feature, id } => {
+                    (feature, feature as u32 | SPECIAL, f32::from_bits(id))
+                }
             };
             if feature >= n_features {
                 return Err(format!("split {i} tests feature {feature} of {n_features}"));
             }
             nodes.push(Node {
                 threshold,
-                feature: feature as u32 | flags,
+                column,
                 children,
             });
         }
@@ -118,7 +131,7 @@ impl PackedTree {
             let me = (n_splits + leaf) as u32;
             nodes.push(Node {
                 threshold: 0.0,
-                feature: 0,
+                column: 0,
                 children: [me, me],
             });
         }
@@ -128,43 +141,45 @@ impl PackedTree {
         })
     }
 
-    /// Calls `found(row, leaf)` for every row of the row-major `values` (`width` values a row; `width` must exceed
-    /// every feature index, which [`PackedTree::new`] checked against the model's feature count), in row order.
-    /// `special(id, value)` decides special splits: `true` = left; keep it out of line (`#[inline(never)]`), so
-    /// the walk's loop stays small enough to be unrolled over the lanes.
+    /// Calls `found(row, leaf)` for every row of `rows`, in row order. `special(id, value)` decides special
+    /// splits: `true` = left; keep it out of line (`#[inline(never)]`), so the walk's loop stays small enough to be
+    /// unrolled over the lanes. `rows` must have been widened from at least the `n_features` given to
+    /// [`PackedTree::new`].
     #[inline]
     pub(crate) fn for_each_leaf(
         &self,
-        values: &[f32],
-        width: usize,
+        rows: &Rows,
         special: impl Fn(u32, f32) -> bool,
         mut found: impl FnMut(usize, usize),
     ) {
-        let rows = values.len().checked_div(width).unwrap_or(0);
+        let n = rows.len();
         if self.n_splits == 0 {
-            (0..rows).for_each(|row| found(row, 0));
+            (0..n).for_each(|row| found(row, 0));
             return;
         }
-        let full = rows - rows % LANES;
+        let full = n - n % LANES;
         for first in (0..full).step_by(LANES) {
-            let starts: [usize; LANES] = std::array::from_fn(|k| (first + k) * width);
-            let leaves = self.walk(values, &starts, &special);
+            let starts: [usize; LANES] = std::array::from_fn(|k| (first + k) * rows.width);
+            let leaves = self.walk(&rows.values, &starts, &special);
             for (k, leaf) in leaves.iter().enumerate() {
                 found(first + k, *leaf as usize);
             }
         }
         // The last few rows (a one-row request's only row) one at a time: lanes would repeat them.
-        for row in full..rows {
-            found(row, self.walk_one(values, row * width, &special) as usize);
+        for row in full..n {
+            found(
+                row,
+                self.walk_one(&rows.values, row * rows.width, &special) as usize,
+            );
         }
     }
 
-    /// The next node from `node` for `value`.
+    /// The next node from `node` for the row starting at `start`.
     #[inline(always)]
-    fn step(node: &Node, value: f32, special: &impl Fn(u32, f32) -> bool) -> u32 {
-        let left = if node.feature & SPECIAL == 0 {
-            // `|` and `&` rather than `||` and `&&`: no branch.
-            (value <= node.threshold) | (value.is_nan() & (node.feature & MISSING_LEFT != 0))
+    fn step(node: &Node, values: &[f32], start: usize, special: &impl Fn(u32, f32) -> bool) -> u32 {
+        let value = values[start + (node.column & COLUMN) as usize];
+        let left = if node.column & SPECIAL == 0 {
+            value <= node.threshold
         } else {
             special(node.threshold.to_bits(), value)
         };
@@ -175,12 +190,7 @@ impl PackedTree {
     fn walk_one(&self, values: &[f32], start: usize, special: &impl Fn(u32, f32) -> bool) -> u32 {
         let mut position = 0;
         while position < self.n_splits {
-            let node = &self.nodes[position as usize];
-            position = Self::step(
-                node,
-                values[start + (node.feature & FEATURE) as usize],
-                special,
-            );
+            position = Self::step(&self.nodes[position as usize], values, start, special);
         }
         position - self.n_splits
     }
@@ -195,18 +205,44 @@ impl PackedTree {
     ) -> [u32; LANES] {
         let mut at = [0u32; LANES];
         loop {
-            for (position, start) in at.iter_mut().zip(starts) {
-                let node = &self.nodes[*position as usize];
-                *position = Self::step(
-                    node,
-                    values[start + (node.feature & FEATURE) as usize],
-                    special,
-                );
+            for (position, &start) in at.iter_mut().zip(starts) {
+                *position = Self::step(&self.nodes[*position as usize], values, start, special);
             }
             if at.iter().all(|&position| position >= self.n_splits) {
                 return at.map(|position| position - self.n_splits);
             }
         }
+    }
+}
+
+/// Rows widened for the walk (see the module doc): each row's values as given, then again with `NaN` as `-inf`.
+#[derive(Clone, Debug)]
+pub(crate) struct Rows {
+    values: Vec<f32>,
+    /// Values per widened row: twice the features.
+    width: usize,
+}
+
+impl Rows {
+    /// Widens row-major `values` of `n_features` a row, each value first passed through `map`.
+    pub(crate) fn widen(values: &[f32], n_features: usize, map: impl Fn(f32) -> f32) -> Self {
+        let width = 2 * n_features;
+        let mut widened = Vec::with_capacity(values.len() * 2);
+        for row in values.chunks_exact(n_features.max(1)) {
+            widened.extend(row.iter().map(|&v| map(v)));
+            widened.extend(row.iter().map(|&v| {
+                let v = map(v);
+                if v.is_nan() { f32::NEG_INFINITY } else { v }
+            }));
+        }
+        Self {
+            values: widened,
+            width,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
     }
 }
 
@@ -266,8 +302,7 @@ mod tests {
         let values: Vec<f32> = rows.iter().flatten().copied().collect();
         let mut out = vec![usize::MAX; rows.len()];
         tree.for_each_leaf(
-            &values,
-            2,
+            &Rows::widen(&values, 2, |v| v),
             |id, v| id == 7 && v < 0.0,
             |row, leaf| {
                 out[row] = leaf;

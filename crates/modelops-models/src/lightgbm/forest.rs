@@ -14,7 +14,7 @@
 //! they train). Models outside that scope (linear trees, several trees per iteration, objectives whose output is
 //! transformed) are not compiled and keep LightGBM's own predictor.
 
-use crate::packed_tree::{Child, PackedTree, Split, Test, round_down};
+use crate::packed_tree::{Child, PackedTree, Rows, Split, Test, round_down};
 
 /// LightGBM's `kZeroThreshold` (a `float` literal, compared as `double`).
 const ZERO_THRESHOLD: f64 = ZERO_THRESHOLD_F32 as f64;
@@ -99,8 +99,13 @@ fn numerical(n: &Node, value: f64) -> bool {
 
 /// A numerical split of missing type none or NaN as one comparison, exactly: inputs are `f32`, so
 /// `f64::from(v) <= threshold` is `v <= round_down(threshold)`; a missing value is read as 0.0 (type none) or
-/// goes the default way (type NaN). `None` for missing type zero (values near 0.0 go the default way too).
+/// goes the default way (type NaN). `None` for missing type zero (values near 0.0 go the default way too) and for
+/// a `NaN` threshold (which LightGBM does not write; its own rule then sends everything but a NaN-type missing
+/// value right).
 fn reduce(n: &Node) -> Option<(f32, bool)> {
+    if n.threshold.is_nan() {
+        return None;
+    }
     let missing = (n.decision >> 2) & 3;
     let missing_left = match missing {
         0 => 0.0 <= n.threshold,
@@ -172,21 +177,17 @@ impl Forest {
     pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
         let width = self.n_features;
         // LightGBM's dense row reader drops |v| <= kZeroThreshold (so they read as 0.0) and keeps NaN.
-        let inputs: Vec<f32> = values
-            .iter()
-            .map(|&v| {
-                if v.abs() <= ZERO_THRESHOLD_F32 {
-                    0.0
-                } else {
-                    v
-                }
-            })
-            .collect();
+        let inputs = Rows::widen(&values[..rows * width], width, |v| {
+            if v.abs() <= ZERO_THRESHOLD_F32 {
+                0.0
+            } else {
+                v
+            }
+        });
         let mut out = vec![0.0f64; rows];
         for tree in &self.trees {
             tree.packed.for_each_leaf(
-                &inputs[..rows * width],
-                width,
+                &inputs,
                 |id, value| tree.special(id, value),
                 |row, leaf| out[row] += tree.leaves[leaf],
             );

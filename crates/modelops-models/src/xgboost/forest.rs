@@ -11,7 +11,7 @@
 //! (tests compare both). Models outside that scope (categorical splits, DART, several targets or classes,
 //! objectives whose output is transformed) are not compiled and keep XGBoost's predictor.
 
-use crate::packed_tree::{Child, PackedTree, Split, Test};
+use crate::packed_tree::{Child, PackedTree, Rows, Split, Test};
 use serde_json::Value;
 
 /// Objectives whose prediction is the raw margin.
@@ -112,11 +112,11 @@ impl Forest {
     /// Predictions of `rows` rows of row-major `values` (`NaN` = missing), one thread.
     pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
         let width = self.n_features;
+        let inputs = Rows::widen(&values[..rows * width], width, |v| v);
         let mut out = vec![self.base_score; rows];
         for tree in &self.trees {
             tree.packed.for_each_leaf(
-                &values[..rows * width],
-                width,
+                &inputs,
                 |_, _| false,
                 |row, leaf| out[row] += tree.leaves[leaf],
             );
@@ -184,6 +184,9 @@ fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Tree>, String> {
             leaves.push(value);
             continue;
         }
+        if value.is_nan() || value == f32::NEG_INFINITY {
+            return Ok(None); // nothing is below -inf or NaN; XGBoost does not write such splits
+        }
         let (l, r) = (left[i] as i64, right[i] as i64);
         let in_tree = |c: i64| c > i as i64 && (c as usize) < n;
         if !in_tree(l) || !in_tree(r) || features[i] as usize >= n_features {
@@ -205,14 +208,10 @@ fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Tree>, String> {
     }))
 }
 
-/// XGBoost's `value < condition` as the packed tree's `value <= threshold`: for `f32` values, `v < c` is
-/// `v <= c.next_down()`; a condition of -inf (nothing is below it) becomes NaN (nothing is `<=` it).
+/// XGBoost's `value < condition` as the packed tree's `value <= threshold`: for `f32` values and a condition
+/// above -inf, `v < c` is `v <= c.next_down()`.
 fn below(condition: f32) -> f32 {
-    if condition == f32::NEG_INFINITY {
-        f32::NAN
-    } else {
-        condition.next_down()
-    }
+    condition.next_down()
 }
 
 #[cfg(test)]
@@ -256,7 +255,7 @@ mod tests {
             f32::INFINITY,
             f32::NEG_INFINITY,
         ];
-        for &condition in values.iter().chain(&[f32::NAN]) {
+        for &condition in values.iter().filter(|&&c| c > f32::NEG_INFINITY) {
             for &v in &values {
                 assert_eq!(v <= below(condition), v < condition, "{v} < {condition}");
             }
