@@ -59,12 +59,25 @@ pub struct TunePlan {
     pub early_stopping_rounds: u32,
     /// Upper bound of boosting rounds per fold.
     pub max_rounds: u32,
-    /// Threads per model fit.
+    /// Threads per model fit; 0 = the machine's cores shared out among the workers ([`TunePlan::fit_threads`]).
     pub threads: usize,
     /// Model target.
     pub target: TargetTransform,
     /// Where runs are recorded (none: no tracking).
     pub tracking: Option<TrackingTarget>,
+}
+
+impl TunePlan {
+    /// Threads each model fit uses: `threads`, or when it is 0 the machine's cores divided among the workers (at
+    /// least one). Giving every fit all cores while several workers fit at once would oversubscribe the CPU, and
+    /// the engines' thread teams spin while they wait for each other.
+    pub fn fit_threads(&self) -> usize {
+        if self.threads > 0 {
+            return self.threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        (cores / self.workers.max(1)).max(1)
+    }
 }
 
 /// One engine's result.
@@ -164,21 +177,21 @@ fn fit_trial(
             let mut c = best.lightgbm_config(&file)?;
             c.rounds = plan.max_rounds;
             c.early_stopping_rounds = Some(plan.early_stopping_rounds);
-            c.num_threads = plan.threads as u32;
+            c.num_threads = plan.fit_threads() as u32;
             c.fit_boxed(&train, Some(&stop), &progress)?
         }
         Engine::Xgboost => {
             let mut c = best.xgboost_config(&file)?;
             c.rounds = plan.max_rounds;
             c.early_stopping_rounds = Some(plan.early_stopping_rounds);
-            c.nthread = plan.threads as u32;
+            c.nthread = plan.fit_threads() as u32;
             c.fit_boxed(&train, Some(&stop), &progress)?
         }
         Engine::Catboost => {
             let mut c = best.oblivious_config(&file)?;
             c.iterations = plan.max_rounds;
             c.early_stopping_rounds = Some(plan.early_stopping_rounds);
-            c.threads = plan.threads;
+            c.threads = plan.fit_threads();
             Box::new(modelops_models::Fit::fit(
                 &c,
                 &train,
@@ -365,7 +378,7 @@ pub fn export_folds(
         "target": plan.target,
         "max_rounds": plan.max_rounds,
         "early_stopping_rounds": plan.early_stopping_rounds,
-        "threads": plan.threads,
+        "threads": plan.fit_threads(),
         "n_folds": folds.len(),
         "folds": files,
         "search_spaces": engines,
@@ -597,5 +610,40 @@ fn engine_of(key: &str) -> Option<Engine> {
         "xgboost" => Some(Engine::Xgboost),
         "catboost" => Some(Engine::Catboost),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(workers: usize, threads: usize) -> TunePlan {
+        TunePlan {
+            data_dir: PathBuf::new(),
+            engines: vec![Engine::Lightgbm],
+            n_trials: 1,
+            timeout: None,
+            study: None,
+            seed: 0,
+            workers,
+            storage_uri: String::new(),
+            search_spaces_file: PathBuf::new(),
+            hyperparameters_file: PathBuf::new(),
+            cv: CvConfig::default(),
+            early_stopping_rounds: 1,
+            max_rounds: 1,
+            threads,
+            target: TargetTransform::Log1p,
+            tracking: None,
+        }
+    }
+
+    #[test]
+    fn fits_share_the_cores_among_workers_unless_told() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(plan(1, 0).fit_threads(), cores);
+        assert_eq!(plan(2, 0).fit_threads(), (cores / 2).max(1));
+        assert_eq!(plan(cores + 1, 0).fit_threads(), 1);
+        assert_eq!(plan(4, 3).fit_threads(), 3);
     }
 }

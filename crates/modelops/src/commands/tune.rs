@@ -78,7 +78,7 @@ pub struct TuneArgs {
     /// Early-stopping patience inside each fold.
     #[arg(long, default_value_t = 100)]
     pub early_stopping: u32,
-    /// Threads per model fit (0 = all cores).
+    /// Threads per model fit (0 = the cores shared out among the workers: 1 each with --workers 2 on 2 cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Write the CV folds the objective uses (parquet per fold part + folds.json) to DIR and exit without
