@@ -76,7 +76,7 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
     };
     let mut logger: Option<Result<BatchLogger, modelops_serve::ServeError>> = None;
     let started = std::time::Instant::now();
-    let report = predict_file_with(
+    let predicted = predict_file_with(
         &package_dir,
         label,
         &args.input,
@@ -90,7 +90,20 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
                 logger.submit(chunk.rows, Some(chunk.features), chunk.predictions);
             }
         },
-    )?;
+    );
+    // The writer finishes what it was given either way, before the process can exit under it.
+    let logged = logger.map(|started| started.and_then(BatchLogger::finish));
+    let report = match predicted {
+        Ok(report) => report,
+        Err(err) => {
+            if let Some(Ok(rows)) = &logged {
+                eprintln!(
+                    "note: {rows} predictions made before the failure are in the prediction log (source batch)"
+                );
+            }
+            return Err(err.into());
+        }
+    };
     println!(
         "{} predictions ({} … {}, {} closed rows → 0) written to {}",
         report.n_predictions,
@@ -109,7 +122,7 @@ pub fn exec(args: PredictArgs, ctx: &Context) -> anyhow::Result<u8> {
         }
         return Ok(crate::commands::EXIT_OK);
     };
-    match logger.map(|started| started.and_then(BatchLogger::finish)) {
+    match logged {
         Some(Ok(rows)) => {
             println!("Prediction log: {rows} predictions recorded in {uri} (source batch)")
         }
