@@ -701,6 +701,8 @@ pub struct BatchLogger {
     sender: std::sync::mpsc::SyncSender<BatchChunk>,
     writer: std::thread::JoinHandle<Result<usize, ServeError>>,
     started: std::time::Instant,
+    /// Chunks refused by `submit` (rows and predictions of different lengths), reported by `finish`.
+    refused: std::sync::Mutex<Vec<String>>,
 }
 
 /// A chunk on its way to the writer thread.
@@ -763,17 +765,28 @@ impl BatchLogger {
             sender,
             writer,
             started: batch_started,
+            refused: std::sync::Mutex::new(Vec::new()),
         })
     }
 
     /// Queues one predicted chunk: its input rows, the features the model saw (for `Promo2Active`) and the
-    /// predictions. Waits only while two earlier chunks are still queued.
+    /// predictions. Waits only while two earlier chunks are still queued. A chunk whose rows and predictions
+    /// differ in length is not logged and makes [`BatchLogger::finish`] fail.
     pub fn submit(&self, rows: &[InputRow], features: Option<&FeatureMatrix>, predictions: &[f64]) {
-        let n = rows.len().min(predictions.len());
+        if rows.len() != predictions.len() {
+            if let Ok(mut refused) = self.refused.lock() {
+                refused.push(format!(
+                    "a chunk of {} rows came with {} predictions and was not logged",
+                    rows.len(),
+                    predictions.len()
+                ));
+            }
+            return;
+        }
         let chunk = BatchChunk {
-            rows: rows[..n].to_vec(),
-            promo2_active: promo2_active(features, n),
-            predictions: predictions[..n].to_vec(),
+            rows: rows.to_vec(),
+            promo2_active: promo2_active(features, rows.len()),
+            predictions: predictions.to_vec(),
             response_time_ms: self.started.elapsed().as_secs_f64() * 1000.0,
         };
         // A send fails only when the writer has stopped on an error, which `finish` reports.
@@ -784,11 +797,20 @@ impl BatchLogger {
     ///
     /// # Errors
     /// [`ServeError`] when the database could not be opened or written (rows of the failed chunk and later ones
-    /// are not in the log; earlier chunks are).
+    /// are not in the log; earlier chunks are), or when `submit` refused a chunk.
     pub fn finish(self) -> Result<usize, ServeError> {
         drop(self.sender);
-        self.writer.join().map_err(|_| {
+        let written = self.writer.join().map_err(|_| {
             ServeError::Invalid("the prediction log writer stopped unexpectedly".into())
-        })?
+        })??;
+        let refused = self.refused.into_inner().unwrap_or_default();
+        if refused.is_empty() {
+            Ok(written)
+        } else {
+            Err(ServeError::Invalid(format!(
+                "{written} rows were logged, but {}",
+                refused.join("; ")
+            )))
+        }
     }
 }

@@ -112,6 +112,11 @@ async fn check_backend(uri: &str) {
     std::thread::sleep(std::time::Duration::from_millis(5));
     logger.submit(&input[half..], Some(&second_half), &values[half..]);
     assert_eq!(logger.finish().unwrap(), rows.len());
+    // A chunk whose predictions do not match its rows is refused and reported, not truncated.
+    let mismatched = BatchLogger::start(uri, &label, &serving.features, started).unwrap();
+    mismatched.submit(&input, Some(&batch_features), &values[..1]);
+    let err = mismatched.finish().unwrap_err().to_string();
+    assert!(err.contains("came with 1 predictions"), "{err}");
     let batch: Vec<_> = log
         .predictions_since(None)
         .await
