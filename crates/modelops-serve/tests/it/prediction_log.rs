@@ -238,3 +238,49 @@ fn actuals_files_are_read_and_bad_cells_named() {
             .contains("Sales")
     );
 }
+
+async fn log_indexes(conn: &mut sqlx::SqliteConnection) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'prediction_log' ORDER BY name",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get::<String, _>(0))
+    .collect()
+}
+
+#[tokio::test]
+async fn an_older_logs_store_date_index_is_replaced_by_the_date_first_one() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let uri = format!("sqlite://{}", path.display());
+    PredictionLog::open(&uri).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&uri).await.unwrap();
+    // Turn it into a log as the earlier versions created it.
+    sqlx::query("DROP INDEX prediction_log_date_store")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("CREATE INDEX prediction_log_store_date ON prediction_log (store_id, date)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        log_indexes(&mut conn)
+            .await
+            .contains(&"prediction_log_store_date".to_string())
+    );
+    PredictionLog::open(&uri).await.unwrap();
+    assert_eq!(
+        log_indexes(&mut conn).await,
+        [
+            "prediction_log_date_store",
+            "prediction_log_time",
+            "prediction_log_version"
+        ]
+    );
+}
