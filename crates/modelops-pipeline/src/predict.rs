@@ -441,7 +441,7 @@ pub fn predict_file_with(
             predictions: &predicted.ensemble,
         });
         predictions.extend_from_slice(&predicted.ensemble);
-        progress.advance((end - first) as u64);
+        progress.advance(end as u64);
     }
     progress.finish(&format!("{} predictions", predictions.len()));
 

@@ -5,7 +5,7 @@
 pub trait Progress: Send + Sync {
     /// A new step starts; `total` units of work (0 when unknown).
     fn step(&self, name: &str, total: u64);
-    /// `done` units of the current step are finished.
+    /// `done` units of the current step are finished so far (a running total, not an increment).
     fn advance(&self, done: u64);
     /// The current step finished; `summary` is one line about its result.
     fn finish(&self, summary: &str);
