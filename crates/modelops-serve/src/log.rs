@@ -269,7 +269,6 @@ impl PredictionLog {
                     conn.execute("PRAGMA busy_timeout = 30000").await?;
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA cache_size = -65536").await?;
                     Ok(())
                 })
             });
