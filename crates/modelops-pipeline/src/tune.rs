@@ -144,7 +144,7 @@ fn prepare_folds(
 }
 
 /// Builds the engine for one trial's parameters, through the same mapping and range checks as
-/// `best_hyperparameters.json`.
+/// `best_hyperparameters.json`. `plan.threads` is already resolved (see [`TunePlan::fit_threads`]).
 fn fit_trial(
     engine: Engine,
     params: &serde_json::Map<String, serde_json::Value>,
@@ -177,21 +177,21 @@ fn fit_trial(
             let mut c = best.lightgbm_config(&file)?;
             c.rounds = plan.max_rounds;
             c.early_stopping_rounds = Some(plan.early_stopping_rounds);
-            c.num_threads = plan.fit_threads() as u32;
+            c.num_threads = plan.threads as u32;
             c.fit_boxed(&train, Some(&stop), &progress)?
         }
         Engine::Xgboost => {
             let mut c = best.xgboost_config(&file)?;
             c.rounds = plan.max_rounds;
             c.early_stopping_rounds = Some(plan.early_stopping_rounds);
-            c.nthread = plan.fit_threads() as u32;
+            c.nthread = plan.threads as u32;
             c.fit_boxed(&train, Some(&stop), &progress)?
         }
         Engine::Catboost => {
             let mut c = best.oblivious_config(&file)?;
             c.iterations = plan.max_rounds;
             c.early_stopping_rounds = Some(plan.early_stopping_rounds);
-            c.threads = plan.fit_threads();
+            c.threads = plan.threads;
             Box::new(modelops_models::Fit::fit(
                 &c,
                 &train,
@@ -410,6 +410,11 @@ pub fn tune(
             plan.storage_uri
         )));
     }
+    // The thread count is settled once (it reads the machine's CPU quota), not on every fold's fit.
+    let plan = &TunePlan {
+        threads: plan.fit_threads(),
+        ..plan.clone()
+    };
     let spaces = PlanSpaces::load(plan)?;
     let (folds, fingerprint) = load_folds(plan, &*progress)?;
     let folds = Arc::new(folds);

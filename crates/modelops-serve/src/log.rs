@@ -695,6 +695,10 @@ async fn writer_task(
 /// Logs one batch prediction (`modelops predict`, source `batch`) chunk by chunk on a thread of its own, so the
 /// database writes overlap the prediction of the next chunk instead of following the whole batch.
 ///
+/// Not [`LogWriter`]: that one never waits and drops rows when its queue is full (a request must not slow down for
+/// the log), whereas a batch must lose nothing, so here a full queue makes the predicting side wait; and a batch
+/// command has no async runtime to host a writer task.
+///
 /// Every row of the batch shares one batch id and timestamp. A row's `response_time_ms` is the time from the
 /// batch's start until its chunk was predicted (submitted). Chunks are written in the order
 /// they are submitted, each in one transaction. If the database cannot be opened or written, later chunks are
