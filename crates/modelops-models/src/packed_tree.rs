@@ -1,37 +1,39 @@
-//! Binary decision trees packed for branch-free evaluation of eight rows in lockstep — the inner loop of the
-//! compiled LightGBM and XGBoost forests (`lightgbm/forest.rs`, `xgboost/forest.rs`), which own the engines' rules
-//! and reduce each split to this form.
+//! Binary decision trees packed for branch-free evaluation of eight rows at a time — the inner loop of the compiled
+//! LightGBM and XGBoost forests (`lightgbm/forest.rs`, `xgboost/forest.rs`), which own the engines' rules and
+//! reduce each split to this form.
 //!
-//! A split is one comparison, `value <= threshold` on `f32` inputs, plus where a missing (`NaN`) value goes; both
-//! engines' numeric splits reduce to it exactly (each forest documents its reduction). The missing direction costs
-//! nothing in the walk: every row is widened to two copies of its values ([`Rows`]) — as given, where `NaN <= t` is
-//! false (missing goes right), and with `NaN` read as `-inf`, where `-inf <= t` is true (missing goes left) — and a
-//! split reads the copy for its direction. (Exact for every threshold but `NaN`, which no split may have.) Rare
-//! splits that do not reduce (LightGBM's categorical and zero-as-missing splits) are *special*: the walk asks the
-//! forest's own rule with the value as given. Leaves are nodes that point to themselves, so a row that reached its
-//! leaf simply stays there while the other rows of its group go on.
+//! A split is one comparison, `value <= threshold` on `f32` inputs, of one column of a *widened* row ([`Rows`]):
+//! every row is widened to its values as given (where `NaN <= t` is false: missing goes right), its values with
+//! `NaN` read as `-inf` (where `-inf <= t` is true: missing goes left), and *derived* columns the forest computes
+//! once per row for the splits that are not one comparison of an input (LightGBM's categorical splits — a bitset
+//! test, derived as 0.0 left / 1.0 right — and zero-as-missing splits, derived as the feature with zeros made
+//! missing). Both engines' numeric splits reduce to this exactly (each forest documents its reduction), so the walk
+//! has a single kind of step: no missing-value test, no out-of-line rule. (Exact for every threshold but `NaN`,
+//! which no split may have.)
 //!
-//! Why lockstep: a row's walk is a chain of dependent loads (node → feature value → next node) whose direction the
-//! CPU cannot predict, so walking one row at a time pays a mispredicted branch and the full load latency per level.
-//! Here eight rows take one level together: eight independent chains the CPU overlaps, the next node chosen by a
-//! conditional move instead of a branch, and the only branch — "is every row at a leaf?" — taken once per level.
+//! Why eight lanes: a row's walk is a chain of dependent loads (node → feature value → next node) whose direction
+//! the CPU cannot predict, so walking one row at a time pays a mispredicted branch and the full load latency per
+//! level. Here eight lanes each walk a row: eight independent chains the CPU overlaps, the next node chosen by a
+//! conditional move. A lane whose row reached its leaf takes the next row at once (a select, not a branch), so a
+//! tree costs each row its own depth — not, as when eight rows start and end together, the deepest of the eight
+//! (LightGBM's leaf-wise trees are lopsided: on the reference model a row's mean depth is 4.5, the deepest of
+//! eight 8.4).
+//!
+//! The step indexes without bounds checks (`unsafe`): the checks were a third of its instructions, and every index
+//! is proven in range once — children and columns when a tree is packed, the row width when a walk starts.
 
 /// Rows walked together.
 pub(crate) const LANES: usize = 8;
-
-/// `column` bit: the split is decided by the forest's special rule (`threshold` holds its id).
-const SPECIAL: u32 = 1 << 31;
-/// `column` bits holding the index into a widened row.
-const COLUMN: u32 = SPECIAL - 1;
 
 /// 16 bytes, four to a cache line.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 struct Node {
     threshold: f32,
-    /// Index into the widened row (`feature`, or `n_features + feature` when missing goes left), and flags.
+    /// Index into the widened row: `feature`, `n_features + feature` when missing goes left, or
+    /// `2 * n_features + index` for derived column `index`.
     column: u32,
-    /// Left, right; leaves (at `n_splits..`) point to themselves.
+    /// Left, right: a split (`< n_splits`) or leaf `l` as `n_splits + l`.
     children: [u32; 2],
 }
 
@@ -44,8 +46,8 @@ pub(crate) enum Test {
         threshold: f32,
         missing_left: bool,
     },
-    /// Left when the forest's special rule says so for `(id, value)`.
-    Special { feature: usize, id: u32 },
+    /// Left when derived column `index` is `<= threshold` (not `NaN`).
+    Derived { index: usize, threshold: f32 },
 }
 
 /// Where a branch leads.
@@ -63,15 +65,18 @@ pub(crate) struct Split {
     pub(crate) right: Child,
 }
 
-/// A packed tree: its splits (root first), then its leaves.
+/// A packed tree: its splits, root first (leaves are only numbers: the walk stops at them).
 #[derive(Clone, Debug)]
 pub(crate) struct PackedTree {
     nodes: Vec<Node>,
     n_splits: u32,
+    /// The widened row width the walk needs: twice the features, plus the derived columns up to the last used.
+    width: usize,
 }
 
 impl PackedTree {
-    /// Packs `splits` (split 0 is the root) over `n_leaves` leaves.
+    /// Packs `splits` (split 0 is the root) over `n_leaves` leaves, for rows widened from `n_features` features
+    /// (and as many derived columns as the splits use).
     ///
     /// # Errors
     /// A message when a child lies outside the tree, a split's child is not after it (the walk must only go down),
@@ -82,10 +87,8 @@ impl PackedTree {
         n_features: usize,
     ) -> Result<Self, String> {
         let n_splits = splits.len();
-        if n_leaves == 0
-            || n_splits + n_leaves > COLUMN as usize
-            || 2 * n_features > COLUMN as usize
-        {
+        let mut width = 2 * n_features;
+        if n_leaves == 0 || n_splits + n_leaves > u32::MAX as usize {
             return Err(format!("{n_leaves} leaves and {n_splits} splits"));
         }
         let mut nodes = Vec::with_capacity(n_splits + n_leaves);
@@ -98,151 +101,189 @@ impl PackedTree {
                 )),
             };
             let children = [child(split.left)?, child(split.right)?];
-            let (feature, column, threshold) = match split.test {
+            let (column, threshold) = match split.test {
                 Test::LessOrEqual {
                     feature,
                     threshold,
                     missing_left,
                 } => {
-                    if threshold.is_nan() {
-                        return Err(format!("split {i} has a NaN threshold"));
+                    if feature >= n_features {
+                        return Err(format!("split {i} tests feature {feature} of {n_features}"));
                     }
-                    let column = if missing_left {
-                        n_features + feature
-                    } else {
-                        feature
-                    };
-                    (feature, column as u32, threshold)
+                    (
+                        feature + if missing_left { n_features } else { 0 },
+                        threshold,
+                    )
                 }
-                Test::Special { feature, id } => {
-                    (feature, feature as u32 | SPECIAL, f32::from_bits(id))
-                }
+                Test::Derived { index, threshold } => (2 * n_features + index, threshold),
             };
-            if feature >= n_features {
-                return Err(format!("split {i} tests feature {feature} of {n_features}"));
+            width = width.max(column + 1);
+            if column > u32::MAX as usize {
+                return Err(format!("split {i} reads column {column}"));
+            }
+            if threshold.is_nan() {
+                return Err(format!("split {i} has a NaN threshold"));
             }
             nodes.push(Node {
                 threshold,
-                column,
+                column: column as u32,
                 children,
-            });
-        }
-        for leaf in 0..n_leaves {
-            let me = (n_splits + leaf) as u32;
-            nodes.push(Node {
-                threshold: 0.0,
-                column: 0,
-                children: [me, me],
             });
         }
         Ok(Self {
             nodes,
             n_splits: n_splits as u32,
+            width,
         })
     }
 
-    /// Calls `found(row, leaf)` for every row of `rows`, in row order. `special(id, value)` decides special
-    /// splits: `true` = left; keep it out of line (`#[inline(never)]`), so the walk's loop stays small enough to be
-    /// unrolled over the lanes. `rows` must have been widened from at least the `n_features` given to
-    /// [`PackedTree::new`].
+    /// Calls `found(row, leaf)` for every row of `rows`, in row order.
+    ///
+    /// # Panics
+    /// When `rows` are narrower than the tree's splits need (widened from fewer features or derived columns than
+    /// given to [`PackedTree::new`]) — a bug in the forest, which builds both.
     #[inline]
-    pub(crate) fn for_each_leaf(
-        &self,
-        rows: &Rows,
-        special: impl Fn(u32, f32) -> bool,
-        mut found: impl FnMut(usize, usize),
-    ) {
+    pub(crate) fn for_each_leaf(&self, rows: &Rows, mut found: impl FnMut(usize, usize)) {
+        assert!(
+            rows.width >= self.width && rows.values.len() == (rows.len() + LANES) * rows.width,
+            "rows of width {} for a tree that needs {}",
+            rows.width,
+            self.width
+        );
         let n = rows.len();
         if self.n_splits == 0 {
             (0..n).for_each(|row| found(row, 0));
             return;
         }
-        let full = n - n % LANES;
-        for first in (0..full).step_by(LANES) {
-            let starts: [usize; LANES] = std::array::from_fn(|k| (first + k) * rows.width);
-            let leaves = self.walk(&rows.values, &starts, &special);
-            for (k, leaf) in leaves.iter().enumerate() {
-                found(first + k, *leaf as usize);
+        if n < LANES {
+            // Too few rows to fill the lanes (a one-row request): one at a time.
+            for row in 0..n {
+                found(row, self.leaf_of_one(&rows.values, row * rows.width));
             }
+            return;
         }
-        // The last few rows (a one-row request's only row) one at a time: lanes would repeat them.
-        for row in full..n {
-            found(
-                row,
-                self.walk_one(&rows.values, row * rows.width, &special) as usize,
-            );
+        let mut leaf_of = vec![0u32; n + LANES];
+        self.walk(rows, &mut leaf_of);
+        for (row, &leaf) in leaf_of[..n].iter().enumerate() {
+            found(row, (leaf - self.n_splits) as usize);
         }
     }
 
-    /// The next node from `node` for the row starting at `start`.
+    /// The next node from split `position` for the row starting at `start` in `values`.
+    ///
+    /// # Safety
+    /// `position < n_splits`, and `start + self.width <= values.len()`.
     #[inline(always)]
-    fn step(node: &Node, values: &[f32], start: usize, special: &impl Fn(u32, f32) -> bool) -> u32 {
-        let value = values[start + (node.column & COLUMN) as usize];
-        let left = if node.column & SPECIAL == 0 {
-            value <= node.threshold
-        } else {
-            special(node.threshold.to_bits(), value)
-        };
-        node.children[usize::from(!left)]
-    }
-
-    /// The leaf of the row starting at `start` in `values`.
-    fn walk_one(&self, values: &[f32], start: usize, special: &impl Fn(u32, f32) -> bool) -> u32 {
-        let mut position = 0;
-        while position < self.n_splits {
-            position = Self::step(&self.nodes[position as usize], values, start, special);
+    unsafe fn step(&self, position: u32, values: &[f32], start: usize) -> u32 {
+        // SAFETY: `nodes` holds the `n_splits` splits; `new` checked every split's column `< self.width`, so
+        // `start + column` lies in the row by the caller's promise; `children` has two entries.
+        unsafe {
+            let node = self.nodes.get_unchecked(position as usize);
+            let value = *values.get_unchecked(start + node.column as usize);
+            let left = value <= node.threshold; // false for NaN: the as-given column sends missing right
+            *node.children.get_unchecked(usize::from(!left))
         }
-        position - self.n_splits
     }
 
-    /// The leaves of the eight rows starting at `starts` in `values`.
-    #[inline]
-    fn walk(
-        &self,
-        values: &[f32],
-        starts: &[usize; LANES],
-        special: &impl Fn(u32, f32) -> bool,
-    ) -> [u32; LANES] {
+    /// The leaf (`0..n_leaves`) of the row starting at `start` in `values`, walked alone.
+    fn leaf_of_one(&self, values: &[f32], start: usize) -> usize {
+        (self.finish(0, values, start) - self.n_splits) as usize
+    }
+
+    /// The leaf node (`n_splits..`) reached from `position` (a split or already a leaf) by the row starting at
+    /// `start` (`start + self.width <= values.len()`).
+    fn finish(&self, mut position: u32, values: &[f32], start: usize) -> u32 {
+        debug_assert!(start + self.width <= values.len());
+        while position < self.n_splits {
+            // SAFETY: `position` is a split by the loop's test; the caller promised the row is in `values`.
+            position = unsafe { self.step(position, values, start) };
+        }
+        position
+    }
+
+    /// Writes each row's leaf node (`n_splits..`) into `leaf_of` (`rows.len() + LANES` long; the tail is
+    /// scratch). Needs at least `LANES` rows and a tree with a split. Every lane runs the same branch-free step: a
+    /// lane whose row reached its leaf takes the next row and the root; the node a step reaches is stored whether
+    /// or not it is a leaf (a row's last store is its leaf). Rows handed out past the end (when several lanes
+    /// finish in the last round) walk `rows`' zero padding into the scratch tail.
+    fn walk(&self, rows: &Rows, leaf_of: &mut [u32]) {
+        use std::hint::select_unpredictable as pick;
+        let (values, width, n) = (&rows.values[..], rows.width, rows.len());
+        debug_assert!(n >= LANES && self.n_splits > 0 && leaf_of.len() == n + LANES);
+        let mut row: [usize; LANES] = std::array::from_fn(|k| k);
         let mut at = [0u32; LANES];
-        loop {
-            for (position, &start) in at.iter_mut().zip(starts) {
-                *position = Self::step(&self.nodes[*position as usize], values, start, special);
+        let mut next_row = LANES;
+        while next_row < n {
+            for k in 0..LANES {
+                // SAFETY: `at[k]` is a split (the root, or a step's result that was not a leaf); `row[k]` is below
+                // `next_row`, which the loop keeps `< n` and a round raises by at most `LANES`, so the row is one
+                // of the `n + LANES` (padded) rows of width `rows.width >= self.width` (`for_each_leaf` checked),
+                // and `leaf_of` has `n + LANES` entries.
+                unsafe {
+                    let next = self.step(at[k], values, row[k] * width);
+                    *leaf_of.get_unchecked_mut(row[k]) = next;
+                    let done = next >= self.n_splits;
+                    row[k] = pick(done, next_row, row[k]);
+                    at[k] = pick(done, 0, next);
+                    next_row += usize::from(done);
+                }
             }
-            if at.iter().all(|&position| position >= self.n_splits) {
-                return at.map(|position| position - self.n_splits);
+        }
+        // The rows still in the lanes, one at a time.
+        for (&row, &at) in row.iter().zip(&at) {
+            if row < n {
+                leaf_of[row] = self.finish(at, values, row * width);
             }
         }
     }
 }
 
-/// Rows widened for the walk (see the module doc): each row's values as given, then again with `NaN` as `-inf`.
+/// Rows widened for the walk (see the module doc): each row's values as given, then again with `NaN` as `-inf`,
+/// then its derived columns.
 #[derive(Clone, Debug)]
 pub(crate) struct Rows {
+    /// `n_rows` widened rows, then `LANES` rows of zeros.
     values: Vec<f32>,
-    /// Values per widened row: twice the features.
+    n_rows: usize,
+    /// Values per widened row: twice the features plus the derived columns.
     width: usize,
 }
 
 impl Rows {
-    /// Widens row-major `values` of `n_features` a row, each value first passed through `map`.
-    pub(crate) fn widen(values: &[f32], n_features: usize, map: impl Fn(f32) -> f32) -> Self {
-        let width = 2 * n_features;
-        let mut widened = Vec::with_capacity(values.len() * 2);
-        for row in values.chunks_exact(n_features.max(1)) {
-            widened.extend(row.iter().map(|&v| map(v)));
-            widened.extend(row.iter().map(|&v| {
+    /// Widens row-major `values` of `n_features` a row, each value first passed through `map`;
+    /// `derive(row, derived)` fills a row's `n_derived` derived columns from its mapped values.
+    pub(crate) fn widen(
+        values: &[f32],
+        n_features: usize,
+        map: impl Fn(f32) -> f32,
+        n_derived: usize,
+        derive: impl Fn(&[f32], &mut [f32]),
+    ) -> Self {
+        let width = 2 * n_features + n_derived;
+        let n_rows = values.len().checked_div(n_features).unwrap_or(0);
+        let mut widened = vec![0.0f32; (n_rows + LANES) * width];
+        for (row, out) in values
+            .chunks_exact(n_features.max(1))
+            .zip(widened.chunks_exact_mut(width.max(1)))
+        {
+            let (given, rest) = out.split_at_mut(n_features);
+            let (as_low, derived) = rest.split_at_mut(n_features);
+            for ((g, low), &v) in given.iter_mut().zip(as_low.iter_mut()).zip(row) {
                 let v = map(v);
-                if v.is_nan() { f32::NEG_INFINITY } else { v }
-            }));
+                *g = v;
+                *low = if v.is_nan() { f32::NEG_INFINITY } else { v };
+            }
+            derive(given, derived);
         }
         Self {
             values: widened,
+            n_rows,
             width,
         }
     }
 
     fn len(&self) -> usize {
-        self.values.len().checked_div(self.width).unwrap_or(0)
+        self.n_rows
     }
 }
 
@@ -279,11 +320,15 @@ mod tests {
         }
     }
 
-    /// Root: x0 <= 1 (missing left) → [x1 <= 5 → leaf 0 | leaf 1], else leaf 2 (or special on x1 for id 7).
-    fn example(special_right: bool) -> PackedTree {
-        let right = if special_right {
+    /// Root: x0 <= 1 (missing left) → [x1 <= 5 → leaf 0 | leaf 1], else leaf 2 (or, with `derived_right`, a
+    /// split on derived column 0 — 0.0 when x1 < 0 — left to leaf 2, right to leaf 3).
+    fn example(derived_right: bool) -> PackedTree {
+        let right = if derived_right {
             Split {
-                test: Test::Special { feature: 1, id: 7 },
+                test: Test::Derived {
+                    index: 0,
+                    threshold: 0.0,
+                },
                 left: Child::Leaf(2),
                 right: Child::Leaf(3),
             }
@@ -301,13 +346,18 @@ mod tests {
     fn leaves(tree: &PackedTree, rows: &[[f32; 2]]) -> Vec<usize> {
         let values: Vec<f32> = rows.iter().flatten().copied().collect();
         let mut out = vec![usize::MAX; rows.len()];
-        tree.for_each_leaf(
-            &Rows::widen(&values, 2, |v| v),
-            |id, v| id == 7 && v < 0.0,
-            |row, leaf| {
-                out[row] = leaf;
+        let widened = Rows::widen(
+            &values,
+            2,
+            |v| v,
+            1,
+            |row, derived| {
+                derived[0] = if row[1] < 0.0 { 0.0 } else { 1.0 };
             },
         );
+        tree.for_each_leaf(&widened, |row, leaf| {
+            out[row] = leaf;
+        });
         out
     }
 
@@ -333,16 +383,18 @@ mod tests {
         for n in 0..rows.len() {
             assert_eq!(leaves(&tree, &rows[..n]), expected[..n]);
         }
-        let special = example(true);
-        assert_eq!(
-            leaves(&special, &[[5.0, -1.0], [5.0, 1.0], [0.0, 9.0]]),
-            vec![2, 3, 1]
-        );
+        let derived = example(true);
+        let rows = [[5.0, -1.0], [5.0, 1.0], [0.0, 9.0], [f32::NAN, f32::NAN]];
+        assert_eq!(leaves(&derived, &rows), vec![2, 3, 1, 1]);
+        // Rows narrower than the tree needs are refused, not read past.
+        let narrow = Rows::widen(&[1.0, 2.0], 2, |v| v, 0, |_, _| {});
+        let refused = std::panic::catch_unwind(|| derived.for_each_leaf(&narrow, |_, _| {}));
+        assert!(refused.is_err());
     }
 
     #[test]
     fn single_leaf_trees_and_bad_trees() {
-        let stump = PackedTree::new(&[], 1, 3).unwrap();
+        let stump = PackedTree::new(&[], 1, 2).unwrap();
         assert_eq!(leaves(&stump, &[[1.0, 2.0], [3.0, 4.0]]), vec![0, 0]);
         let up = [split(0, 1.0, false, Child::Split(0), Child::Leaf(0))];
         assert!(PackedTree::new(&up, 1, 1).unwrap_err().contains("back up"));
@@ -354,6 +406,112 @@ mod tests {
                 .unwrap_err()
                 .contains("feature 4")
         );
+        let nan = [split(0, f32::NAN, false, Child::Leaf(0), Child::Leaf(1))];
+        assert!(PackedTree::new(&nan, 2, 1).unwrap_err().contains("NaN"));
+    }
+
+    /// The leaf of `row` by following `splits` one at a time, the plain way.
+    fn reference_leaf(splits: &[Split], row: &[f32], derived: &[f32]) -> usize {
+        let mut at = 0;
+        loop {
+            let split = &splits[at];
+            let left = match split.test {
+                Test::LessOrEqual {
+                    feature,
+                    threshold,
+                    missing_left,
+                } => {
+                    let v = row[feature];
+                    if v.is_nan() {
+                        missing_left
+                    } else {
+                        v <= threshold
+                    }
+                }
+                Test::Derived { index, threshold } => derived[index] <= threshold,
+            };
+            match if left { split.left } else { split.right } {
+                Child::Split(s) => at = s,
+                Child::Leaf(l) => return l,
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_refilled_row_by_row_match_a_plain_walk() {
+        // A lopsided tree (a long chain with side leaves, like LightGBM's leaf-wise trees) and a balanced one, over
+        // row counts around the lane count and a block, with NaN and a derived column.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let chain: Vec<Split> = (0..40)
+            .map(|i| Split {
+                test: if i % 7 == 3 {
+                    Test::Derived {
+                        index: 0,
+                        threshold: 0.5,
+                    }
+                } else {
+                    Test::LessOrEqual {
+                        feature: i % 3,
+                        threshold: (i as f32 * 0.37).sin(),
+                        missing_left: i % 2 == 0,
+                    }
+                },
+                left: Child::Leaf(i),
+                right: if i == 39 {
+                    Child::Leaf(40)
+                } else {
+                    Child::Split(i + 1)
+                },
+            })
+            .collect();
+        let balanced: Vec<Split> = (0..31)
+            .map(|i| {
+                let child = |c: usize| {
+                    if c < 31 {
+                        Child::Split(c)
+                    } else {
+                        Child::Leaf(c - 31)
+                    }
+                };
+                split(
+                    i % 3,
+                    0.1 * i as f32 - 1.5,
+                    i % 2 == 1,
+                    child(2 * i + 1),
+                    child(2 * i + 2),
+                )
+            })
+            .collect();
+        for (splits, n_leaves) in [(chain, 41), (balanced, 32)] {
+            let tree = PackedTree::new(&splits, n_leaves, 3).unwrap();
+            for n in [7, 8, 9, 15, 16, 17, 100, 513] {
+                let values: Vec<f32> = (0..n * 3)
+                    .map(|_| match next() % 10 {
+                        0 => f32::NAN,
+                        r => (next() % 2000) as f32 / 1000.0 - 1.0 + r as f32 * 0.0,
+                    })
+                    .collect();
+                let derive = |row: &[f32], d: &mut [f32]| d[0] = row[0] + row[1];
+                let widened = Rows::widen(&values, 3, |v| v, 1, derive);
+                let mut got = vec![usize::MAX; n];
+                tree.for_each_leaf(&widened, |row, leaf| got[row] = leaf);
+                let expected: Vec<usize> = values
+                    .chunks(3)
+                    .map(|row| {
+                        let mut d = [0.0];
+                        derive(row, &mut d);
+                        reference_leaf(&splits, row, &d)
+                    })
+                    .collect();
+                assert_eq!(got, expected, "{n} rows");
+            }
+        }
     }
 
     #[test]

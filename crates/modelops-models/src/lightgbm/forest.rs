@@ -33,7 +33,7 @@ const IDENTITY_OBJECTIVES: [&str; 6] = [
     "mape",
 ];
 
-/// A split as LightGBM stores it; kept for the splits the packed tree hands back (see [`Tree::special`]).
+/// A split as LightGBM stores it.
 #[derive(Clone, Copy, Debug)]
 struct Node {
     threshold: f64,
@@ -44,44 +44,97 @@ struct Node {
 struct Tree {
     packed: PackedTree,
     leaves: Vec<f64>,
-    /// The categorical and zero-as-missing splits, by special id.
-    specials: Vec<Node>,
-    cat_boundaries: Vec<usize>,
-    cat_bits: Vec<u32>,
 }
 
-impl Tree {
-    /// Whether a special split sends `value` left (out of line: see [`PackedTree::for_each_leaf`]).
-    #[inline(never)]
-    fn special(&self, id: u32, value: f32) -> bool {
-        let node = &self.specials[id as usize];
-        let value = f64::from(value);
-        if node.decision & CATEGORICAL != 0 {
-            self.categorical(node, value)
-        } else {
-            numerical(node, value)
-        }
-    }
+/// A column computed once per row for the splits that are not one comparison of an input (see the packed tree's
+/// module doc), shared by every split that asks the same question.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Derived {
+    /// 0.0 when LightGBM's rule sends the feature's value left, 1.0 when right.
+    Rule { feature: usize, rule: Rule },
+    /// The feature with zeros and NaN made missing — `-inf` when missing goes left, `NaN` when it goes right — so
+    /// a zero-as-missing split is `derived <= threshold`.
+    ZeroMissing { feature: usize, missing_left: bool },
+}
 
-    fn categorical(&self, n: &Node, value: f64) -> bool {
-        // C++ `static_cast<int>` of NaN is INT_MIN on x86-64, so NaN takes the "negative category" branch (right).
-        if value.is_nan() || value <= -1.0 {
-            return false;
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Rule {
+    /// A categorical split: the words of its category bitset.
+    Categorical(Vec<u32>),
+    /// A numerical split with a `NaN` threshold (which LightGBM does not write; its rule still decides).
+    Numerical { threshold_bits: u64, decision: u8 },
+}
+
+impl Derived {
+    /// The column's value for a row of inputs (as LightGBM reads them: see [`Forest::predict`]).
+    fn value(&self, row: &[f32]) -> f32 {
+        match self {
+            Self::Rule { feature, rule } => {
+                let value = f64::from(row[*feature]);
+                let left = match rule {
+                    Rule::Categorical(bits) => categorical(bits, value),
+                    Rule::Numerical {
+                        threshold_bits,
+                        decision,
+                    } => numerical(
+                        &Node {
+                            threshold: f64::from_bits(*threshold_bits),
+                            decision: *decision,
+                        },
+                        value,
+                    ),
+                };
+                if left { 0.0 } else { 1.0 }
+            }
+            Self::ZeroMissing {
+                feature,
+                missing_left,
+            } => {
+                let value = row[*feature];
+                match (value == 0.0 || value.is_nan(), missing_left) {
+                    (false, _) => value,
+                    (true, true) => f32::NEG_INFINITY,
+                    (true, false) => f32::NAN,
+                }
+            }
         }
-        let category = value.trunc();
-        let set = n.threshold as usize;
-        let (start, end) = (self.cat_boundaries[set], self.cat_boundaries[set + 1]);
-        let word = (category / 32.0) as usize;
-        if category >= f64::from(i32::MAX) || word >= end - start {
-            return false;
-        }
-        let bit = category as usize % 32;
-        (self.cat_bits[start + word] >> bit) & 1 == 1
     }
+}
+
+/// The derived columns of a forest, each once.
+#[derive(Default)]
+struct DerivedColumns {
+    columns: Vec<Derived>,
+    index: std::collections::HashMap<Derived, usize>,
+}
+
+impl DerivedColumns {
+    fn index_of(&mut self, derived: Derived) -> usize {
+        let next = self.columns.len();
+        *self.index.entry(derived.clone()).or_insert_with(|| {
+            self.columns.push(derived);
+            next
+        })
+    }
+}
+
+/// LightGBM's `CategoricalDecision` (whether `value` goes left) for a category set's bitset words.
+fn categorical(bits: &[u32], value: f64) -> bool {
+    // C++ `static_cast<int>` of NaN is INT_MIN on x86-64, so NaN takes the "negative category" branch (right).
+    if value.is_nan() || value <= -1.0 {
+        return false;
+    }
+    let category = value.trunc();
+    let word = (category / 32.0) as usize;
+    if category >= f64::from(i32::MAX) || word >= bits.len() {
+        return false;
+    }
+    let bit = category as usize % 32;
+    (bits[word] >> bit) & 1 == 1
 }
 
 /// LightGBM's `NumericalDecision` (whether `value` goes left), for the splits that do not reduce to one
-/// comparison (missing type zero); [`reduce`] gives the others.
+/// comparison of an input; [`reduce`] gives the others.
 fn numerical(n: &Node, value: f64) -> bool {
     let missing = (n.decision >> 2) & 3;
     let value = if value.is_nan() && missing != 2 {
@@ -97,22 +150,43 @@ fn numerical(n: &Node, value: f64) -> bool {
     value <= n.threshold
 }
 
-/// A numerical split of missing type none or NaN as one comparison, exactly: inputs are `f32`, so
-/// `f64::from(v) <= threshold` is `v <= round_down(threshold)`; a missing value is read as 0.0 (type none) or
-/// goes the default way (type NaN). `None` for missing type zero (values near 0.0 go the default way too) and for
-/// a `NaN` threshold (which LightGBM does not write; its own rule then sends everything but a NaN-type missing
-/// value right).
-fn reduce(n: &Node) -> Option<(f32, bool)> {
-    if n.threshold.is_nan() {
-        return None;
-    }
+/// A numerical split as one comparison, exactly: inputs are `f32`, so `f64::from(v) <= threshold` is
+/// `v <= round_down(threshold)`. Missing type none reads a missing value as 0.0 and type NaN sends it the default
+/// way, both a comparison of the input; type zero (values near 0.0 go the default way too) compares a
+/// [`Derived::ZeroMissing`] column. A `NaN` threshold is left to LightGBM's rule ([`Rule::Numerical`]).
+fn reduce(n: &Node, feature: usize, derived: &mut DerivedColumns) -> Test {
     let missing = (n.decision >> 2) & 3;
-    let missing_left = match missing {
-        0 => 0.0 <= n.threshold,
-        2 => n.decision & DEFAULT_LEFT != 0,
-        _ => return None,
-    };
-    Some((round_down(n.threshold), missing_left))
+    let default_left = n.decision & DEFAULT_LEFT != 0;
+    if n.threshold.is_nan() {
+        let rule = Rule::Numerical {
+            threshold_bits: n.threshold.to_bits(),
+            decision: n.decision,
+        };
+        return Test::Derived {
+            index: derived.index_of(Derived::Rule { feature, rule }),
+            threshold: 0.0,
+        };
+    }
+    let threshold = round_down(n.threshold);
+    match missing {
+        1 => Test::Derived {
+            index: derived.index_of(Derived::ZeroMissing {
+                feature,
+                missing_left: default_left,
+            }),
+            threshold,
+        },
+        2 => Test::LessOrEqual {
+            feature,
+            threshold,
+            missing_left: default_left,
+        },
+        _ => Test::LessOrEqual {
+            feature,
+            threshold,
+            missing_left: 0.0 <= n.threshold,
+        },
+    }
 }
 
 /// The trees of one LightGBM model, ready for block prediction.
@@ -120,6 +194,7 @@ fn reduce(n: &Node) -> Option<(f32, bool)> {
 pub(crate) struct Forest {
     trees: Vec<Tree>,
     n_features: usize,
+    derived: Vec<Derived>,
 }
 
 impl Forest {
@@ -144,6 +219,7 @@ impl Forest {
             .ok_or("the model has no max_feature_idx line")?
             + 1;
         let mut trees = Vec::new();
+        let mut derived = DerivedColumns::default();
         let mut lines = text.lines().peekable();
         while let Some(line) = lines.next() {
             if line.starts_with("end of trees") {
@@ -165,32 +241,46 @@ impl Forest {
             if fields.get("is_linear").is_some_and(|v| v.trim() != "0") {
                 return Ok(None);
             }
-            trees.push(parse_tree(&fields, n_features).map_err(|e| format!("tree {index}: {e}"))?);
+            trees.push(
+                parse_tree(&fields, n_features, &mut derived)
+                    .map_err(|e| format!("tree {index}: {e}"))?,
+            );
         }
         if trees.is_empty() {
             return Err("the model text has no trees".into());
         }
-        Ok(Some(Self { trees, n_features }))
+        Ok(Some(Self {
+            trees,
+            n_features,
+            derived: derived.columns,
+        }))
     }
 
     /// Raw scores of `rows` rows of row-major `values`, one thread.
     pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
         let width = self.n_features;
         // LightGBM's dense row reader drops |v| <= kZeroThreshold (so they read as 0.0) and keeps NaN.
-        let inputs = Rows::widen(&values[..rows * width], width, |v| {
-            if v.abs() <= ZERO_THRESHOLD_F32 {
-                0.0
-            } else {
-                v
-            }
-        });
+        let inputs = Rows::widen(
+            &values[..rows * width],
+            width,
+            |v| {
+                if v.abs() <= ZERO_THRESHOLD_F32 {
+                    0.0
+                } else {
+                    v
+                }
+            },
+            self.derived.len(),
+            |row, columns| {
+                for (column, derived) in columns.iter_mut().zip(&self.derived) {
+                    *column = derived.value(row);
+                }
+            },
+        );
         let mut out = vec![0.0f64; rows];
         for tree in &self.trees {
-            tree.packed.for_each_leaf(
-                &inputs,
-                |id, value| tree.special(id, value),
-                |row, leaf| out[row] += tree.leaves[leaf],
-            );
+            tree.packed
+                .for_each_leaf(&inputs, |row, leaf| out[row] += tree.leaves[leaf]);
         }
         out
     }
@@ -214,6 +304,7 @@ fn numbers<T: std::str::FromStr>(
 fn parse_tree(
     fields: &std::collections::HashMap<&str, &str>,
     n_features: usize,
+    derived: &mut DerivedColumns,
 ) -> Result<Tree, String> {
     let num_leaves: usize = fields
         .get("num_leaves")
@@ -230,9 +321,6 @@ fn parse_tree(
         return Ok(Tree {
             packed: PackedTree::new(&[], 1, n_features)?,
             leaves,
-            specials: Vec::new(),
-            cat_boundaries: Vec::new(),
-            cat_bits: Vec::new(),
         });
     }
     let features: Vec<u32> = numbers(fields, "split_feature")?;
@@ -278,7 +366,6 @@ fn parse_tree(
         }
     };
     let mut splits = Vec::with_capacity(n_nodes);
-    let mut specials = Vec::new();
     for i in 0..n_nodes {
         let decision = u8::try_from(decisions[i])
             .map_err(|_| format!("decision_type {} is out of range", decisions[i]))?;
@@ -286,29 +373,24 @@ fn parse_tree(
             threshold: thresholds[i],
             decision,
         };
-        if decision & CATEGORICAL != 0 {
+        let feature = features[i] as usize;
+        if feature >= n_features {
+            return Err(format!("split {i} tests feature {feature} of {n_features}"));
+        }
+        let test = if decision & CATEGORICAL != 0 {
             let set = thresholds[i];
             if !(set >= 0.0 && (set as usize) < num_cat) {
                 return Err(format!("split {i} names a missing category set"));
             }
-        }
-        let feature = features[i] as usize;
-        let test = match (decision & CATEGORICAL == 0)
-            .then(|| reduce(&node))
-            .flatten()
-        {
-            Some((threshold, missing_left)) => Test::LessOrEqual {
-                feature,
-                threshold,
-                missing_left,
-            },
-            None => {
-                specials.push(node);
-                Test::Special {
-                    feature,
-                    id: (specials.len() - 1) as u32,
-                }
+            let set = set as usize;
+            let bits = cat_bits[cat_boundaries[set]..cat_boundaries[set + 1]].to_vec();
+            let rule = Rule::Categorical(bits);
+            Test::Derived {
+                index: derived.index_of(Derived::Rule { feature, rule }),
+                threshold: 0.0,
             }
+        } else {
+            reduce(&node, feature, derived)
         };
         splits.push(Split {
             test,
@@ -319,9 +401,6 @@ fn parse_tree(
     Ok(Tree {
         packed: PackedTree::new(&splits, num_leaves, n_features)?,
         leaves,
-        specials,
-        cat_boundaries,
-        cat_bits,
     })
 }
 

@@ -112,14 +112,11 @@ impl Forest {
     /// Predictions of `rows` rows of row-major `values` (`NaN` = missing), one thread.
     pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
         let width = self.n_features;
-        let inputs = Rows::widen(&values[..rows * width], width, |v| v);
+        let inputs = Rows::widen(&values[..rows * width], width, |v| v, 0, |_, _| {});
         let mut out = vec![self.base_score; rows];
         for tree in &self.trees {
-            tree.packed.for_each_leaf(
-                &inputs,
-                |_, _| false,
-                |row, leaf| out[row] += tree.leaves[leaf],
-            );
+            tree.packed
+                .for_each_leaf(&inputs, |row, leaf| out[row] += tree.leaves[leaf]);
         }
         out.into_iter().map(f64::from).collect()
     }
