@@ -141,12 +141,16 @@ impl PackedTree {
     ///
     /// # Panics
     /// When `rows` are narrower than the tree's splits need (widened from fewer features or derived columns than
-    /// given to [`PackedTree::new`]) — a bug in the forest, which builds both.
+    /// given to [`PackedTree::new`]) — a bug in the forest, which builds both — or number 2^32 or more (a block is
+    /// [`crate::PREDICT_BLOCK_ROWS`]).
     #[inline]
     pub(crate) fn for_each_leaf(&self, rows: &Rows, mut found: impl FnMut(usize, usize)) {
         assert!(
-            rows.width >= self.width && rows.values.len() == (rows.len() + LANES) * rows.width,
-            "rows of width {} for a tree that needs {}",
+            rows.width >= self.width
+                && rows.values.len() == (rows.len() + LANES) * rows.width
+                && rows.len() < (u32::MAX as usize) - LANES,
+            "{} rows of width {} for a tree that needs {}",
+            rows.len(),
             rows.width,
             self.width
         );
@@ -210,25 +214,29 @@ impl PackedTree {
         use std::hint::select_unpredictable as pick;
         let (values, width, n) = (&rows.values[..], rows.width, rows.len());
         debug_assert!(n >= LANES && self.n_splits > 0 && leaf_of.len() == n + LANES);
-        let mut row: [usize; LANES] = std::array::from_fn(|k| k);
-        let mut at = [0u32; LANES];
-        let mut next_row = LANES;
-        while next_row < n {
-            for k in 0..LANES {
-                // SAFETY: `at[k]` is a split (the root, or a step's result that was not a leaf); `row[k]` is below
+        // A lane's state in one register (eight lanes and the loop's pointers fit the CPU's registers): the row
+        // in the low half, the node in the high half. A refilled lane's state is the row number alone (node 0).
+        let mut lane: [u64; LANES] = std::array::from_fn(|k| k as u64);
+        let mut next_row = LANES as u64;
+        let end = n as u64;
+        while next_row < end {
+            for state in &mut lane {
+                let (row, at) = (*state as u32 as usize, (*state >> 32) as u32);
+                // SAFETY: `at` is a split (the root, or a step's result that was not a leaf); `row` is below
                 // `next_row`, which the loop keeps `< n` and a round raises by at most `LANES`, so the row is one
                 // of the `n + LANES` (padded) rows of width `rows.width >= self.width` (`for_each_leaf` checked),
                 // and `leaf_of` has `n + LANES` entries.
                 unsafe {
-                    let next = self.step(at[k], values, row[k] * width);
-                    *leaf_of.get_unchecked_mut(row[k]) = next;
+                    let next = self.step(at, values, row * width);
+                    *leaf_of.get_unchecked_mut(row) = next;
                     let done = next >= self.n_splits;
-                    row[k] = pick(done, next_row, row[k]);
-                    at[k] = pick(done, 0, next);
-                    next_row += usize::from(done);
+                    *state = pick(done, next_row, (u64::from(next) << 32) | row as u64);
+                    next_row += u64::from(done);
                 }
             }
         }
+        let row = lane.map(|state| state as u32 as usize);
+        let at = lane.map(|state| (state >> 32) as u32);
         // The rows still in the lanes, one at a time.
         for (&row, &at) in row.iter().zip(&at) {
             if row < n {

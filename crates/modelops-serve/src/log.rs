@@ -405,32 +405,47 @@ impl PredictionLog {
                  response_time_ms) VALUES {}",
                 self.placeholders(chunk.len(), COLUMNS)
             );
+            // Rows of one batch share their timestamp: formatted once per run of equal timestamps.
+            let stamps: Vec<(String, i64)> = chunk
+                .chunk_by(|a, b| a.logged_at == b.logged_at)
+                .map(|run| {
+                    let at = run[0].logged_at;
+                    (
+                        at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                        at.timestamp_millis(),
+                    )
+                })
+                .collect();
+            let runs = chunk.chunk_by(|a, b| a.logged_at == b.logged_at);
             let mut query = sqlx::query(&sql);
-            for r in chunk {
-                query = query
-                    .bind(r.batch_id.clone())
-                    .bind(r.logged_at.to_rfc3339_opts(SecondsFormat::Micros, true))
-                    .bind(r.logged_at.timestamp_millis())
-                    .bind(r.label.source.clone())
-                    .bind(r.label.model_name.clone())
-                    .bind(r.label.model_version.clone())
-                    .bind(r.label.model_stage.clone())
-                    .bind(i64::from(r.store_id))
-                    .bind(r.date.clone())
-                    .bind(i64::from(r.day_of_week))
-                    .bind(i64::from(r.open))
-                    .bind(i64::from(r.promo))
-                    .bind(r.state_holiday.clone())
-                    .bind(i64::from(r.school_holiday))
-                    .bind(i64::from(r.month))
-                    .bind(i64::from(r.year))
-                    .bind(r.store_type.clone())
-                    .bind(r.assortment.clone())
-                    .bind(r.competition_distance)
-                    .bind(i64::from(r.promo2))
-                    .bind(i64::from(r.is_promo2_active))
-                    .bind(r.prediction)
-                    .bind(r.response_time_ms);
+            for (run, (stamp, stamp_ms)) in runs.zip(&stamps) {
+                for r in run {
+                    // Text is bound by reference: no copy per row and column.
+                    query = query
+                        .bind(r.batch_id.as_str())
+                        .bind(stamp.as_str())
+                        .bind(*stamp_ms)
+                        .bind(r.label.source.as_str())
+                        .bind(r.label.model_name.as_str())
+                        .bind(r.label.model_version.as_str())
+                        .bind(r.label.model_stage.as_str())
+                        .bind(i64::from(r.store_id))
+                        .bind(r.date.as_str())
+                        .bind(i64::from(r.day_of_week))
+                        .bind(i64::from(r.open))
+                        .bind(i64::from(r.promo))
+                        .bind(r.state_holiday.as_str())
+                        .bind(i64::from(r.school_holiday))
+                        .bind(i64::from(r.month))
+                        .bind(i64::from(r.year))
+                        .bind(r.store_type.as_str())
+                        .bind(r.assortment.as_str())
+                        .bind(r.competition_distance)
+                        .bind(i64::from(r.promo2))
+                        .bind(i64::from(r.is_promo2_active))
+                        .bind(r.prediction)
+                        .bind(r.response_time_ms);
+                }
             }
             query
                 .execute(&mut *tx)
