@@ -85,7 +85,31 @@ pub fn predict_sales(
     features: &FeatureMatrix,
     rows: &[InputRow],
 ) -> Result<SalesPredictions, PipelineError> {
-    let members = ensemble.predict_members(features)?;
+    if rows.len() != features.n_rows() {
+        return Err(PipelineError::Invalid(format!(
+            "{} input rows for {} feature rows",
+            rows.len(),
+            features.n_rows()
+        )));
+    }
+    // Closed rows are 0 whatever the engines say, so only open rows go through them (the reference batch has one
+    // closed row in seven).
+    let open: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].open).collect();
+    let members = if open.len() == features.n_rows() {
+        ensemble.predict_members(features)?
+    } else {
+        let predicted = ensemble.predict_members(&features.select_rows(&open))?;
+        predicted
+            .into_iter()
+            .map(|(engine, raw)| {
+                let mut all = vec![0.0; features.n_rows()];
+                for (&i, v) in open.iter().zip(raw) {
+                    all[i] = v;
+                }
+                (engine, all)
+            })
+            .collect()
+    };
     let mut per_engine = Vec::with_capacity(members.len());
     for (engine, raw) in members {
         let mut sales: Vec<f64> = raw.into_iter().map(|v| transform.inverse(v)).collect();
