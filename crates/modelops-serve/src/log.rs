@@ -28,8 +28,8 @@ use modelops_features::table::{NO_COMPETITOR_SENTINEL, StoreTable};
 use modelops_features::{FeatureSpec, InputRow};
 use modelops_models::FeatureMatrix;
 use serde::Serialize;
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::{AnyPool, Arguments, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ServeError;
@@ -417,36 +417,18 @@ impl PredictionLog {
                 })
                 .collect();
             let runs = chunk.chunk_by(|a, b| a.logged_at == b.logged_at);
-            let mut query = sqlx::query(&sql);
+            // Arguments built in place (reserved once) rather than by `Query::bind`, which moves the query per value.
+            let mut args = AnyArguments::default();
+            args.reserve(chunk.len() * COLUMNS, 0);
             for (run, (stamp, stamp_ms)) in runs.zip(&stamps) {
                 for r in run {
                     // Text is bound by reference: no copy per row and column.
-                    query = query
-                        .bind(r.batch_id.as_str())
-                        .bind(stamp.as_str())
-                        .bind(*stamp_ms)
-                        .bind(r.label.source.as_str())
-                        .bind(r.label.model_name.as_str())
-                        .bind(r.label.model_version.as_str())
-                        .bind(r.label.model_stage.as_str())
-                        .bind(i64::from(r.store_id))
-                        .bind(r.date.as_str())
-                        .bind(i64::from(r.day_of_week))
-                        .bind(i64::from(r.open))
-                        .bind(i64::from(r.promo))
-                        .bind(r.state_holiday.as_str())
-                        .bind(i64::from(r.school_holiday))
-                        .bind(i64::from(r.month))
-                        .bind(i64::from(r.year))
-                        .bind(r.store_type.as_str())
-                        .bind(r.assortment.as_str())
-                        .bind(r.competition_distance)
-                        .bind(i64::from(r.promo2))
-                        .bind(i64::from(r.is_promo2_active))
-                        .bind(r.prediction)
-                        .bind(r.response_time_ms);
+                    add_row(&mut args, r, stamp, *stamp_ms).map_err(|e| {
+                        ServeError::log("encoding predictions")(sqlx::Error::Encode(e))
+                    })?;
                 }
             }
+            let query = sqlx::query_with(&sql, args);
             query
                 .execute(&mut *tx)
                 .await
@@ -836,4 +818,36 @@ impl BatchLogger {
             )))
         }
     }
+}
+
+/// Appends one log row's 23 values, in the INSERT's column order.
+fn add_row<'q>(
+    args: &mut AnyArguments<'q>,
+    r: &'q PredictionRecord,
+    stamp: &'q str,
+    stamp_ms: i64,
+) -> Result<(), sqlx::error::BoxDynError> {
+    args.add(r.batch_id.as_str())?;
+    args.add(stamp)?;
+    args.add(stamp_ms)?;
+    args.add(r.label.source.as_str())?;
+    args.add(r.label.model_name.as_str())?;
+    args.add(r.label.model_version.as_str())?;
+    args.add(r.label.model_stage.as_str())?;
+    args.add(i64::from(r.store_id))?;
+    args.add(r.date.as_str())?;
+    args.add(i64::from(r.day_of_week))?;
+    args.add(i64::from(r.open))?;
+    args.add(i64::from(r.promo))?;
+    args.add(r.state_holiday.as_str())?;
+    args.add(i64::from(r.school_holiday))?;
+    args.add(i64::from(r.month))?;
+    args.add(i64::from(r.year))?;
+    args.add(r.store_type.as_str())?;
+    args.add(r.assortment.as_str())?;
+    args.add(r.competition_distance)?;
+    args.add(i64::from(r.promo2))?;
+    args.add(i64::from(r.is_promo2_active))?;
+    args.add(r.prediction)?;
+    args.add(r.response_time_ms)
 }
