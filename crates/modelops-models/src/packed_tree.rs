@@ -91,7 +91,7 @@ impl PackedTree {
         if n_leaves == 0 || n_splits + n_leaves > u32::MAX as usize {
             return Err(format!("{n_leaves} leaves and {n_splits} splits"));
         }
-        let mut nodes = Vec::with_capacity(n_splits + n_leaves);
+        let mut nodes = Vec::with_capacity(n_splits);
         for (i, split) in splits.iter().enumerate() {
             let child = |c: Child| match c {
                 Child::Split(s) if s > i && s < n_splits => Ok(s as u32),

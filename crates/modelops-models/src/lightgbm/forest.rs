@@ -435,6 +435,62 @@ end of trees\n";
     }
 
     #[test]
+    fn zero_as_missing_and_nan_threshold_splits_follow_lightgbm() {
+        // Root: feature 0 <= 1.5 with missing type zero, default left (decision 1*4 + 2); right of it a split on
+        // feature 1 with a NaN threshold, missing type NaN, default left (2*4 + 2): only NaN goes left.
+        let text = "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n\
+max_feature_idx=1\nobjective=regression\nfeature_names=a b\n\n\
+Tree=0\nnum_leaves=3\nnum_cat=0\nsplit_feature=0 1\nthreshold=1.5 nan\ndecision_type=6 10\n\
+left_child=-1 -2\nright_child=1 -3\nleaf_value=10 20 30\nis_linear=0\nshrinkage=1\n\n\n\
+end of trees\n";
+        let forest = Forest::compile(text).unwrap().unwrap();
+        let root = Node {
+            threshold: 1.5,
+            decision: 6,
+        };
+        let second = Node {
+            threshold: f64::NAN,
+            decision: 10,
+        };
+        let rows: [[f32; 2]; 9] = [
+            [0.0, 1.0],
+            [1e-36, 1.0],
+            [-1e-36, 1.0],
+            [f32::NAN, 1.0],
+            [-3.0, 0.0],
+            [1.5, 7.0],
+            [1.6, f32::NAN],
+            [2.0, 5.0],
+            [2.0, 0.0],
+        ];
+        let values: Vec<f32> = rows.iter().flatten().copied().collect();
+        let predicted = forest.predict(&values, rows.len());
+        // LightGBM reads |v| <= kZeroThreshold as 0.0 before deciding.
+        let read = |v: f32| {
+            f64::from(if v.abs() <= ZERO_THRESHOLD_F32 {
+                0.0
+            } else {
+                v
+            })
+        };
+        let expected: Vec<f64> = rows
+            .iter()
+            .map(
+                |r| match (numerical(&root, read(r[0])), numerical(&second, read(r[1]))) {
+                    (true, _) => 10.0,
+                    (false, true) => 20.0,
+                    (false, false) => 30.0,
+                },
+            )
+            .collect();
+        assert_eq!(predicted, expected);
+        assert_eq!(
+            expected,
+            vec![10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 20.0, 30.0, 30.0]
+        );
+    }
+
+    #[test]
     fn models_outside_the_scope_are_not_compiled() {
         let poisson = TWO_TREES.replace("objective=regression", "objective=poisson");
         assert!(Forest::compile(&poisson).unwrap().is_none());
