@@ -23,7 +23,7 @@
 //! is proven in range once — children and columns when a tree is packed, the row width when a walk starts.
 
 /// Rows walked together.
-pub(crate) const LANES: usize = 8;
+const LANES: usize = 8;
 
 /// 16 bytes, four to a cache line.
 #[derive(Clone, Copy, Debug)]
