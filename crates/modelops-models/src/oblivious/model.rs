@@ -251,25 +251,60 @@ fn add_trees_by_column_portable(trees: &[ObliviousTree], rows: &[u8], nf: usize,
             columns[f * n + r] = bin;
         }
     }
-    let mut leaves = vec![0u32; n];
+    // Leaf indices of up to 16 levels fit 16 bits, twice as many to a vector as 32 (CatBoost's depth limit is 16).
+    if trees.iter().all(|t| t.splits.len() <= 16) {
+        add_leaf_values::<u16>(trees, &columns, n, out);
+    } else {
+        add_leaf_values::<u32>(trees, &columns, n, out);
+    }
+}
+
+/// A leaf index being built bit by bit, one bit per level.
+trait LeafIndex:
+    Copy + Default + std::ops::BitOrAssign + std::ops::Shl<usize, Output = Self> + From<bool>
+{
+    fn get(self) -> usize;
+}
+
+impl LeafIndex for u16 {
+    fn get(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl LeafIndex for u32 {
+    fn get(self) -> usize {
+        self as usize
+    }
+}
+
+/// Adds every tree's leaf value to `out` for the `n` rows of column-major `columns`.
+#[inline(always)]
+fn add_leaf_values<L: LeafIndex>(
+    trees: &[ObliviousTree],
+    columns: &[u8],
+    n: usize,
+    out: &mut [f64],
+) {
+    let mut leaves = vec![L::default(); n];
     for tree in trees {
-        leaves.fill(0);
+        leaves.fill(L::default());
         for (depth, split) in tree.splits.iter().enumerate() {
             let column = &columns[split.feature * n..(split.feature + 1) * n];
             let threshold = split.threshold;
             // Two loops rather than `holds` per byte: the test is the same for the whole column.
             if split.is_equality {
                 for (leaf, &bin) in leaves.iter_mut().zip(column) {
-                    *leaf |= u32::from(bin == threshold) << depth;
+                    *leaf |= L::from(bin == threshold) << depth;
                 }
             } else {
                 for (leaf, &bin) in leaves.iter_mut().zip(column) {
-                    *leaf |= u32::from(bin > threshold) << depth;
+                    *leaf |= L::from(bin > threshold) << depth;
                 }
             }
         }
         for (p, &leaf) in out.iter_mut().zip(&leaves) {
-            *p += tree.leaf_values[leaf as usize];
+            *p += tree.leaf_values[leaf.get()];
         }
     }
 }
@@ -381,6 +416,14 @@ mod tests {
         let mut portable = vec![0.5; ROW_CHUNK];
         add_trees_by_column_portable(&trees, &bins[..ROW_CHUNK * nf], nf, &mut portable);
         assert_eq!(portable, by_column[..ROW_CHUNK]);
+        // 32-bit leaf indices (trees deeper than 16 levels) give the same sums as the 16-bit ones used here.
+        let columns: Vec<u8> = (0..nf)
+            .flat_map(|f| (0..ROW_CHUNK).map(move |r| (f, r)))
+            .map(|(f, r)| bins[r * nf + f])
+            .collect();
+        let mut wide = vec![0.5; ROW_CHUNK];
+        add_leaf_values::<u32>(&trees, &columns, ROW_CHUNK, &mut wide);
+        assert_eq!(wide, portable);
         let first_row_by_hand = trees.iter().fold(0.5, |sum, tree| {
             sum + tree.leaf_values[leaf_index(&tree.splits, &bins[..nf])]
         });
