@@ -510,7 +510,8 @@ impl ModelPackage {
                 if member_feature_names(&*model) != flavor.feature_names {
                     return Err(ModelError::Format {
                         path,
-                        reason: "the model's columns differ from the manifest's feature_names".into(),
+                        reason: "the model's columns differ from the manifest's feature_names"
+                            .into(),
                     });
                 }
                 Ok(model)

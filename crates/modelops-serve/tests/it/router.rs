@@ -291,6 +291,12 @@ async fn served_predictions_equal_batch_predictions_in_input_order() {
             assert!(*p > 0.0);
         }
     }
+    // Only closed days: no row reaches the engines, every prediction is 0.
+    let closed: Vec<_> = rows.iter().filter(|r| r["Open"] == 0).cloned().collect();
+    assert!(!closed.is_empty());
+    let (status, reply) = call(&app, "POST", "/predict", predict_body(closed.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(floats(&reply["predictions"]), vec![0.0; closed.len()]);
 
     // MLflow's scoring protocol, both orientations, same numbers.
     let columns = [
