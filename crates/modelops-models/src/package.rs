@@ -419,16 +419,7 @@ impl ModelPackage {
                 path: dir.join(MANIFEST_FILE),
                 reason: format!("{file} has no checksum in the manifest"),
             })?;
-        let path = safe_join(dir, file)?;
-        let bytes = std::fs::read(&path).map_err(io_error(&path))?;
-        let actual = sha256_hex(&bytes);
-        if &actual != expected {
-            return Err(ModelError::ChecksumMismatch {
-                path,
-                expected: expected.clone(),
-                actual,
-            });
-        }
+        let (path, bytes) = read_verified(dir, file, expected)?;
         String::from_utf8(bytes)
             .map(Some)
             .map_err(|e| ModelError::Format {
@@ -452,19 +443,7 @@ impl ModelPackage {
         let checked: Vec<Result<(), ModelError>> = flavor
             .checksums
             .par_iter()
-            .map(|(file, expected)| {
-                let path = safe_join(dir, file)?;
-                let bytes = std::fs::read(&path).map_err(io_error(&path))?;
-                let actual = sha256_hex(&bytes);
-                if &actual != expected {
-                    return Err(ModelError::ChecksumMismatch {
-                        path,
-                        expected: expected.clone(),
-                        actual,
-                    });
-                }
-                Ok(())
-            })
+            .map(|(file, expected)| read_verified(dir, file, expected).map(drop))
             .collect();
         checked.into_iter().collect::<Result<(), _>>()?;
         let listed = |file: &str| -> Result<PathBuf, ModelError> {
@@ -526,6 +505,24 @@ impl ModelPackage {
             lineage,
         })
     }
+}
+
+/// Reads `file` of the package at `dir` and checks its SHA-256 against `expected`: its path and bytes.
+///
+/// # Errors
+/// [`ModelError::Io`] when it cannot be read, [`ModelError::ChecksumMismatch`] when it was modified.
+fn read_verified(dir: &Path, file: &str, expected: &str) -> Result<(PathBuf, Vec<u8>), ModelError> {
+    let path = safe_join(dir, file)?;
+    let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+    let actual = sha256_hex(&bytes);
+    if actual != expected {
+        return Err(ModelError::ChecksumMismatch {
+            path,
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    Ok((path, bytes))
 }
 
 /// Loads one component in its engine's native format.
