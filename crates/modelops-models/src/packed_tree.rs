@@ -137,14 +137,20 @@ impl PackedTree {
         })
     }
 
-    /// Calls `found(row, leaf)` for every row of `rows`, in row order.
+    /// Calls `found(row, leaf)` for every row of `rows`, in row order. `scratch` is working memory the caller
+    /// keeps across trees, so a block's walks do not allocate per tree.
     ///
     /// # Panics
     /// When `rows` are narrower than the tree's splits need (widened from fewer features or derived columns than
     /// given to [`PackedTree::new`]) — a bug in the forest, which builds both — or number 2^32 or more (a block is
     /// [`crate::PREDICT_BLOCK_ROWS`]).
     #[inline]
-    pub(crate) fn for_each_leaf(&self, rows: &Rows, mut found: impl FnMut(usize, usize)) {
+    pub(crate) fn for_each_leaf(
+        &self,
+        rows: &Rows,
+        scratch: &mut Vec<u32>,
+        mut found: impl FnMut(usize, usize),
+    ) {
         assert!(
             rows.width >= self.width
                 && rows.values.len() == (rows.len() + LANES) * rows.width
@@ -166,9 +172,10 @@ impl PackedTree {
             }
             return;
         }
-        let mut leaf_of = vec![0u32; n + LANES];
-        self.walk(rows, &mut leaf_of);
-        for (row, &leaf) in leaf_of[..n].iter().enumerate() {
+        scratch.clear();
+        scratch.resize(n + LANES, 0);
+        self.walk(rows, scratch);
+        for (row, &leaf) in scratch[..n].iter().enumerate() {
             found(row, (leaf - self.n_splits) as usize);
         }
     }
@@ -221,7 +228,7 @@ impl PackedTree {
         let end = n as u64;
         while next_row < end {
             for state in &mut lane {
-                let (row, at) = (*state as u32 as usize, (*state >> 32) as u32);
+                let (row, at) = unpack(*state);
                 // SAFETY: `at` is a split (the root, or a step's result that was not a leaf); `row` is below
                 // `next_row`, which the loop keeps `< n` and a round raises by at most `LANES`, so the row is one
                 // of the `n + LANES` (padded) rows of width `rows.width >= self.width` (`for_each_leaf` checked),
@@ -235,15 +242,18 @@ impl PackedTree {
                 }
             }
         }
-        let row = lane.map(|state| state as u32 as usize);
-        let at = lane.map(|state| (state >> 32) as u32);
         // The rows still in the lanes, one at a time.
-        for (&row, &at) in row.iter().zip(&at) {
+        for (row, at) in lane.map(unpack) {
             if row < n {
                 leaf_of[row] = self.finish(at, values, row * width);
             }
         }
     }
+}
+
+/// A lane's row (low half) and node (high half); see [`PackedTree::walk`].
+fn unpack(state: u64) -> (usize, u32) {
+    (state as u32 as usize, (state >> 32) as u32)
 }
 
 /// Rows widened for the walk (see the module doc): each row's values as given, then again with `NaN` as `-inf`,
@@ -363,7 +373,7 @@ mod tests {
                 derived[0] = if row[1] < 0.0 { 0.0 } else { 1.0 };
             },
         );
-        tree.for_each_leaf(&widened, |row, leaf| {
+        tree.for_each_leaf(&widened, &mut Vec::new(), |row, leaf| {
             out[row] = leaf;
         });
         out
@@ -396,7 +406,8 @@ mod tests {
         assert_eq!(leaves(&derived, &rows), vec![2, 3, 1, 1]);
         // Rows narrower than the tree needs are refused, not read past.
         let narrow = Rows::widen(&[1.0, 2.0], 2, |v| v, 0, |_, _| {});
-        let refused = std::panic::catch_unwind(|| derived.for_each_leaf(&narrow, |_, _| {}));
+        let refused =
+            std::panic::catch_unwind(|| derived.for_each_leaf(&narrow, &mut Vec::new(), |_, _| {}));
         assert!(refused.is_err());
     }
 
@@ -496,19 +507,21 @@ mod tests {
                 )
             })
             .collect();
+        // One scratch for every walk, as a forest keeps it: a short block after a long one must not see its tail.
+        let mut scratch = Vec::new();
         for (splits, n_leaves) in [(chain, 41), (balanced, 32)] {
             let tree = PackedTree::new(&splits, n_leaves, 3).unwrap();
-            for n in [7, 8, 9, 15, 16, 17, 100, 513] {
+            for n in [7, 8, 9, 15, 16, 17, 100, 513, 9] {
                 let values: Vec<f32> = (0..n * 3)
                     .map(|_| match next() % 10 {
                         0 => f32::NAN,
-                        r => (next() % 2000) as f32 / 1000.0 - 1.0 + r as f32 * 0.0,
+                        _ => (next() % 2000) as f32 / 1000.0 - 1.0,
                     })
                     .collect();
                 let derive = |row: &[f32], d: &mut [f32]| d[0] = row[0] + row[1];
                 let widened = Rows::widen(&values, 3, |v| v, 1, derive);
                 let mut got = vec![usize::MAX; n];
-                tree.for_each_leaf(&widened, |row, leaf| got[row] = leaf);
+                tree.for_each_leaf(&widened, &mut scratch, |row, leaf| got[row] = leaf);
                 let expected: Vec<usize> = values
                     .chunks(3)
                     .map(|row| {

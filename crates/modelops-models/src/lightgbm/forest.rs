@@ -278,9 +278,12 @@ impl Forest {
             },
         );
         let mut out = vec![0.0f64; rows];
+        let mut scratch = Vec::new();
         for tree in &self.trees {
             tree.packed
-                .for_each_leaf(&inputs, |row, leaf| out[row] += tree.leaves[leaf]);
+                .for_each_leaf(&inputs, &mut scratch, |row, leaf| {
+                    out[row] += tree.leaves[leaf];
+                });
         }
         out
     }

@@ -114,9 +114,12 @@ impl Forest {
         let width = self.n_features;
         let inputs = Rows::widen(&values[..rows * width], width, |v| v, 0, |_, _| {});
         let mut out = vec![self.base_score; rows];
+        let mut scratch = Vec::new();
         for tree in &self.trees {
             tree.packed
-                .for_each_leaf(&inputs, |row, leaf| out[row] += tree.leaves[leaf]);
+                .for_each_leaf(&inputs, &mut scratch, |row, leaf| {
+                    out[row] += tree.leaves[leaf];
+                });
         }
         out.into_iter().map(f64::from).collect()
     }
