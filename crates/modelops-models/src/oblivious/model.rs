@@ -203,11 +203,13 @@ impl ObliviousModel {
         nf: usize,
         predictions: &mut [f64],
     ) {
+        // Leaf indices of up to 16 levels fit 16 bits, twice as many to a vector as 32 (CatBoost's limit is 16).
+        let narrow = trees.iter().all(|t| t.splits.len() <= 16);
         for_each_chunk(predictions, ROW_CHUNK, |chunk, out| {
             let first = chunk * ROW_CHUNK;
             let rows = &bins[first * nf..(first + out.len()) * nf];
             if trees.len() >= COLUMNAR_MIN_TREES || nf == 0 {
-                add_trees_by_column(trees, rows, nf, out);
+                add_trees_by_column(trees, rows, nf, narrow, out);
             } else {
                 for tree in trees {
                     for (p, row) in out.iter_mut().zip(rows.chunks_exact(nf)) {
@@ -225,25 +227,55 @@ const COLUMNAR_MIN_TREES: usize = 8;
 /// [`ObliviousModel::add_trees`] for one chunk of row-major `rows`, through a column-major copy: compiled twice,
 /// for the baseline x86-64 (SSE2) and for AVX2 where the CPU has it (checked at run time), because the level loops
 /// are what the compiler vectorises and AVX2 does twice the bytes per instruction. Same arithmetic, same sums.
-fn add_trees_by_column(trees: &[ObliviousTree], rows: &[u8], nf: usize, out: &mut [f64]) {
+/// `narrow`: every tree has at most 16 levels (16-bit leaf indices).
+fn add_trees_by_column(
+    trees: &[ObliviousTree],
+    rows: &[u8],
+    nf: usize,
+    narrow: bool,
+    out: &mut [f64],
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { add_trees_by_column_avx2(trees, rows, nf, out) };
+        unsafe { add_trees_by_column_avx2(trees, rows, nf, narrow, out) };
         return;
     }
-    add_trees_by_column_portable(trees, rows, nf, out);
+    add_trees_by_column_portable(trees, rows, nf, narrow, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn add_trees_by_column_avx2(trees: &[ObliviousTree], rows: &[u8], nf: usize, out: &mut [f64]) {
-    add_trees_by_column_portable(trees, rows, nf, out);
+fn add_trees_by_column_avx2(
+    trees: &[ObliviousTree],
+    rows: &[u8],
+    nf: usize,
+    narrow: bool,
+    out: &mut [f64],
+) {
+    add_trees_by_column_portable(trees, rows, nf, narrow, out);
 }
 
 #[inline(always)]
-fn add_trees_by_column_portable(trees: &[ObliviousTree], rows: &[u8], nf: usize, out: &mut [f64]) {
+fn add_trees_by_column_portable(
+    trees: &[ObliviousTree],
+    rows: &[u8],
+    nf: usize,
+    narrow: bool,
+    out: &mut [f64],
+) {
     let n = out.len();
+    let columns = transpose(rows, nf, n);
+    if narrow {
+        add_leaf_values::<u16>(trees, &columns, n, out);
+    } else {
+        add_leaf_values::<u32>(trees, &columns, n, out);
+    }
+}
+
+/// `n` row-major rows of `nf` bins as `nf` columns of `n` bins.
+#[inline(always)]
+fn transpose(rows: &[u8], nf: usize, n: usize) -> Vec<u8> {
     let mut columns = vec![0u8; nf * n];
     // (No features: no splits either, every tree is one leaf.)
     for (r, row) in rows.chunks_exact(nf.max(1)).enumerate() {
@@ -251,12 +283,7 @@ fn add_trees_by_column_portable(trees: &[ObliviousTree], rows: &[u8], nf: usize,
             columns[f * n + r] = bin;
         }
     }
-    // Leaf indices of up to 16 levels fit 16 bits, twice as many to a vector as 32 (CatBoost's depth limit is 16).
-    if trees.iter().all(|t| t.splits.len() <= 16) {
-        add_leaf_values::<u16>(trees, &columns, n, out);
-    } else {
-        add_leaf_values::<u32>(trees, &columns, n, out);
-    }
+    columns
 }
 
 /// A leaf index being built bit by bit, one bit per level.
@@ -414,15 +441,11 @@ mod tests {
         assert_eq!(by_column, by_row);
         // The baseline build of the column path (what a CPU without AVX2 runs) agrees too.
         let mut portable = vec![0.5; ROW_CHUNK];
-        add_trees_by_column_portable(&trees, &bins[..ROW_CHUNK * nf], nf, &mut portable);
+        add_trees_by_column_portable(&trees, &bins[..ROW_CHUNK * nf], nf, true, &mut portable);
         assert_eq!(portable, by_column[..ROW_CHUNK]);
         // 32-bit leaf indices (trees deeper than 16 levels) give the same sums as the 16-bit ones used here.
-        let columns: Vec<u8> = (0..nf)
-            .flat_map(|f| (0..ROW_CHUNK).map(move |r| (f, r)))
-            .map(|(f, r)| bins[r * nf + f])
-            .collect();
         let mut wide = vec![0.5; ROW_CHUNK];
-        add_leaf_values::<u32>(&trees, &columns, ROW_CHUNK, &mut wide);
+        add_trees_by_column_portable(&trees, &bins[..ROW_CHUNK * nf], nf, false, &mut wide);
         assert_eq!(wide, portable);
         let first_row_by_hand = trees.iter().fold(0.5, |sum, tree| {
             sum + tree.leaf_values[leaf_index(&tree.splits, &bins[..nf])]
