@@ -36,7 +36,7 @@ use crate::error::ServeError;
 
 /// Most rows written in one transaction.
 pub const MAX_ROWS_PER_WRITE: usize = 2000;
-/// Rows per multi-row INSERT (22 binds each; under both databases' bind limits).
+/// Rows per multi-row INSERT (23 binds each; under both databases' bind limits).
 const ROWS_PER_INSERT: usize = 200;
 /// Requests' row batches the writer queue holds before new ones are dropped.
 const QUEUE_BATCHES: usize = 4096;
@@ -399,38 +399,47 @@ impl PredictionLog {
             .begin()
             .await
             .map_err(ServeError::log("starting a write"))?;
-        for chunk in records.chunks(ROWS_PER_INSERT) {
-            let sql = format!(
+        let insert = |rows: usize| {
+            format!(
                 "INSERT INTO prediction_log (batch_id, logged_at, logged_at_ms, source, model_name, model_version, \
                  model_stage, store_id, date, day_of_week, open, promo, state_holiday, school_holiday, month, year, \
                  store_type, assortment, competition_distance, promo2, is_promo2_active, prediction, \
                  response_time_ms) VALUES {}",
-                self.placeholders(chunk.len(), COLUMNS)
-            );
+                self.placeholders(rows, COLUMNS)
+            )
+        };
+        // Every chunk but the last has ROWS_PER_INSERT rows: its statement text is built once.
+        let full_rows = ROWS_PER_INSERT.min(records.len());
+        let full = insert(full_rows);
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let short;
+            let sql = if chunk.len() == full_rows {
+                &full
+            } else {
+                short = insert(chunk.len());
+                &short
+            };
             // Rows of one batch share their timestamp: formatted once per run of equal timestamps.
-            let stamps: Vec<(String, i64)> = chunk
+            let runs: Vec<(&[PredictionRecord], String, i64)> = chunk
                 .chunk_by(|a, b| a.logged_at == b.logged_at)
                 .map(|run| {
                     let at = run[0].logged_at;
-                    (
-                        at.to_rfc3339_opts(SecondsFormat::Micros, true),
-                        at.timestamp_millis(),
-                    )
+                    let stamp = at.to_rfc3339_opts(SecondsFormat::Micros, true);
+                    (run, stamp, at.timestamp_millis())
                 })
                 .collect();
-            let runs = chunk.chunk_by(|a, b| a.logged_at == b.logged_at);
             // Arguments built in place (reserved once) rather than by `Query::bind`, which moves the query per value.
             let mut args = AnyArguments::default();
             args.reserve(chunk.len() * COLUMNS, 0);
-            for (run, (stamp, stamp_ms)) in runs.zip(&stamps) {
-                for r in run {
+            for (run, stamp, stamp_ms) in &runs {
+                for r in *run {
                     // Text is bound by reference: no copy per row and column.
                     add_row(&mut args, r, stamp, *stamp_ms).map_err(|e| {
                         ServeError::log("encoding predictions")(sqlx::Error::Encode(e))
                     })?;
                 }
             }
-            let query = sqlx::query_with(&sql, args);
+            let query = sqlx::query_with(sql, args);
             query
                 .execute(&mut *tx)
                 .await

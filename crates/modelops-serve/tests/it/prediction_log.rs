@@ -274,3 +274,53 @@ async fn an_older_logs_store_and_date_indexes_are_dropped() {
         ["prediction_log_time", "prediction_log_version"]
     );
 }
+
+#[tokio::test]
+async fn a_write_longer_than_one_insert_keeps_every_row_and_timestamp_in_order() {
+    use chrono::TimeZone;
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite://{}", dir.path().join("long.db").display());
+    let log = PredictionLog::open(&uri).await.unwrap();
+    // 450 rows: statements of 200, 200 and 50 rows; two batches whose timestamps change inside the second one.
+    let first = chrono::Utc.with_ymd_and_hms(2015, 6, 20, 8, 0, 0).unwrap();
+    let second = first + chrono::Duration::milliseconds(1500);
+    let label = LogLabel {
+        source: "batch".into(),
+        model_name: "m".into(),
+        model_version: "3".into(),
+        model_stage: "Production".into(),
+    };
+    let records: Vec<modelops_serve::PredictionRecord> = (0..450u32)
+        .map(|i| modelops_serve::PredictionRecord {
+            batch_id: if i < 300 { "a" } else { "b" }.into(),
+            logged_at: if i < 300 { first } else { second },
+            label: label.clone(),
+            store_id: i + 1,
+            date: "2015-06-20".into(),
+            day_of_week: 6,
+            open: true,
+            promo: i % 2 == 0,
+            state_holiday: "0".into(),
+            school_holiday: false,
+            month: 6,
+            year: 2015,
+            store_type: "a".into(),
+            assortment: "c".into(),
+            competition_distance: 100.0,
+            promo2: false,
+            is_promo2_active: false,
+            prediction: f64::from(i) * 1.5,
+            response_time_ms: 2.0,
+        })
+        .collect();
+    log.write(&records).await.unwrap();
+    let logged = log.predictions_since(None).await.unwrap();
+    assert_eq!(logged.len(), 450);
+    for (i, r) in logged.iter().enumerate() {
+        let i = i as u32;
+        assert_eq!(r.store_id, i + 1);
+        assert_eq!(r.prediction, f64::from(i) * 1.5);
+        assert_eq!(r.logged_at, if i < 300 { first } else { second });
+        assert_eq!(r.batch_id, if i < 300 { "a" } else { "b" });
+    }
+}
