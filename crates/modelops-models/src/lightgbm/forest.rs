@@ -150,6 +150,15 @@ fn numerical(n: &Node, value: f64) -> bool {
     value <= n.threshold
 }
 
+/// An input as LightGBM's dense row reader passes it on: |v| <= kZeroThreshold reads as 0.0, NaN stays NaN.
+fn as_read(v: f32) -> f32 {
+    if v.abs() <= ZERO_THRESHOLD_F32 {
+        0.0
+    } else {
+        v
+    }
+}
+
 /// A numerical split as one comparison, exactly: inputs are `f32`, so `f64::from(v) <= threshold` is
 /// `v <= round_down(threshold)`. Missing type none reads a missing value as 0.0 and type NaN sends it the default
 /// way, both a comparison of the input; type zero (values near 0.0 go the default way too) compares a
@@ -259,17 +268,10 @@ impl Forest {
     /// Raw scores of `rows` rows of row-major `values`, one thread.
     pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
         let width = self.n_features;
-        // LightGBM's dense row reader drops |v| <= kZeroThreshold (so they read as 0.0) and keeps NaN.
         let inputs = Rows::widen(
             &values[..rows * width],
             width,
-            |v| {
-                if v.abs() <= ZERO_THRESHOLD_F32 {
-                    0.0
-                } else {
-                    v
-                }
-            },
+            as_read,
             self.derived.len(),
             |row, columns| {
                 for (column, derived) in columns.iter_mut().zip(&self.derived) {
@@ -469,13 +471,7 @@ end of trees\n";
         let values: Vec<f32> = rows.iter().flatten().copied().collect();
         let predicted = forest.predict(&values, rows.len());
         // LightGBM reads |v| <= kZeroThreshold as 0.0 before deciding.
-        let read = |v: f32| {
-            f64::from(if v.abs() <= ZERO_THRESHOLD_F32 {
-                0.0
-            } else {
-                v
-            })
-        };
+        let read = |v: f32| f64::from(as_read(v));
         let expected: Vec<f64> = rows
             .iter()
             .map(
