@@ -20,7 +20,10 @@ pub mod xgboost;
 pub use ensemble::{Ensemble, EnsembleWeights};
 pub use error::ModelError;
 pub use lightgbm::LightGbmConfig;
-pub use matrix::{FeatureKind, FeatureMatrix, PREDICT_BLOCK_ROWS};
+pub use matrix::{
+    FeatureKind, FeatureMatrix, GROUP_BLOCK_MAX_ROWS, GROUP_BLOCK_MIN_ROWS, PREDICT_BLOCK_ROWS,
+    RowBlock,
+};
 pub use package::{LoadedPackage, ModelPackage};
 pub use regressor::{EarlyStopping, Engine, Fit, NoProgress, Regressor, TrainProgress, TrainSet};
 pub use xgboost::XgBoostConfig;

@@ -19,6 +19,23 @@ pub enum FeatureKind {
 /// Rows per single-threaded engine call in [`FeatureMatrix::predict_in_blocks`]: a 1,000-row request is two
 /// blocks (both cores), a single row one (no hand-off).
 pub const PREDICT_BLOCK_ROWS: usize = 512;
+/// A row group of at least this many rows gets blocks of its own (see [`FeatureMatrix::set_row_groups`]).
+pub const GROUP_BLOCK_MIN_ROWS: usize = 64;
+/// The most rows of one group in one block: a group of up to this many rows is one block, a longer one is cut into
+/// blocks of equal size.
+pub const GROUP_BLOCK_MAX_ROWS: usize = 1024;
+
+/// The rows of one engine call in [`FeatureMatrix::predict_in_blocks`].
+#[derive(Clone, Copy, Debug)]
+pub struct RowBlock<'a> {
+    /// Row-major values, `n_rows` rows of every column.
+    pub values: &'a [f32],
+    /// Rows in the block.
+    pub n_rows: usize,
+    /// Whether the rows are all one group's ([`FeatureMatrix::set_row_groups`]): many of their columns hold one
+    /// value, which the compiled forests exploit.
+    pub one_group: bool,
+}
 
 /// Rows × features, row-major `f32`, with a name and a kind per column.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +44,8 @@ pub struct FeatureMatrix {
     kinds: Vec<FeatureKind>,
     n_rows: usize,
     values: Vec<f32>,
+    /// Where each row group ends (see [`FeatureMatrix::set_row_groups`]); empty when the rows are not grouped.
+    group_ends: Vec<usize>,
 }
 
 impl FeatureMatrix {
@@ -64,6 +83,7 @@ impl FeatureMatrix {
             kinds,
             n_rows,
             values,
+            group_ends: Vec::new(),
         })
     }
 
@@ -98,29 +118,90 @@ impl FeatureMatrix {
         &self.values[i * n..(i + 1) * n]
     }
 
-    /// Predicts every row with `predict_block(values, n_rows)` — a single-threaded engine call on a row-major block
-    /// of at most [`PREDICT_BLOCK_ROWS`] rows — and returns the predictions in row order. One block runs on the
-    /// calling thread, so a single-row request pays no thread hand-off; more run in parallel on rayon's pool.
-    /// Engines are called single-threaded because a native library's own thread team per call (OpenMP) costs more
-    /// than a small request's prediction, and concurrent requests already use every core.
+    /// Marks runs of rows that share most of their values — one store's days in a batch sorted by store — so that
+    /// [`FeatureMatrix::predict_in_blocks`] keeps each run of [`GROUP_BLOCK_MIN_ROWS`] or more rows in blocks of its
+    /// own, where the compiled forests skip the splits every row of the block decides alike (the packed-tree module
+    /// explains how). Group `i` is rows `ends[i - 1]..ends[i]` (from row 0 for the first). Predictions do not depend
+    /// on the grouping; only their speed does.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidData`] unless `ends` rises strictly and its last entry is the row count.
+    pub fn set_row_groups(&mut self, ends: Vec<usize>) -> Result<(), ModelError> {
+        let rising = ends.first().is_none_or(|&e| e > 0) && ends.windows(2).all(|w| w[0] < w[1]);
+        if !rising || ends.last().copied().unwrap_or(0) != self.n_rows {
+            return Err(ModelError::InvalidData(format!(
+                "row groups must end at rising rows and cover all {} rows",
+                self.n_rows
+            )));
+        }
+        self.group_ends = ends;
+        Ok(())
+    }
+
+    /// The rows each block covers: [`PREDICT_BLOCK_ROWS`]-row blocks, or, when the rows are grouped, a block (or
+    /// equal blocks of at most [`GROUP_BLOCK_MAX_ROWS`]) per group of [`GROUP_BLOCK_MIN_ROWS`] or more rows, the
+    /// smaller groups between them packed into blocks of at most [`PREDICT_BLOCK_ROWS`].
+    /// Each block's rows, and whether they are all one group's.
+    fn blocks(&self) -> Vec<(std::ops::Range<usize>, bool)> {
+        let mut blocks = Vec::new();
+        let pack = |blocks: &mut Vec<_>, rows: std::ops::Range<usize>| {
+            let mut first = rows.start;
+            while first < rows.end {
+                let end = (first + PREDICT_BLOCK_ROWS).min(rows.end);
+                blocks.push((first..end, false));
+                first = end;
+            }
+        };
+        let mut loose = 0; // the first row of the small groups not yet in a block
+        let mut start = 0;
+        for &end in &self.group_ends {
+            let len = end - start;
+            if len >= GROUP_BLOCK_MIN_ROWS {
+                pack(&mut blocks, loose..start);
+                let pieces = len.div_ceil(GROUP_BLOCK_MAX_ROWS);
+                blocks.extend((0..pieces).map(|k| {
+                    (
+                        start + k * len / pieces..start + (k + 1) * len / pieces,
+                        true,
+                    )
+                }));
+                loose = end;
+            }
+            start = end;
+        }
+        pack(&mut blocks, loose..self.n_rows);
+        blocks
+    }
+
+    /// Predicts every row with `predict_block(block)` — a single-threaded engine call on a block of rows (see
+    /// [`FeatureMatrix::set_row_groups`] for how rows are cut into blocks) — and returns the predictions in row
+    /// order. One block runs on the calling thread, so a single-row request pays no thread hand-off; more run in
+    /// parallel on rayon's pool. Engines are called single-threaded because a native library's own thread team per
+    /// call (OpenMP) costs more than a small request's prediction, and concurrent requests already use every core.
     ///
     /// # Errors
     /// The first error of any block.
     pub fn predict_in_blocks(
         &self,
-        predict_block: impl Fn(&[f32], usize) -> Result<Vec<f64>, ModelError> + Sync,
+        predict_block: impl Fn(RowBlock<'_>) -> Result<Vec<f64>, ModelError> + Sync,
     ) -> Result<Vec<f64>, ModelError> {
         use rayon::prelude::*;
         let width = self.names.len();
-        if self.n_rows <= PREDICT_BLOCK_ROWS {
-            return predict_block(&self.values, self.n_rows);
+        let blocks = self.blocks();
+        let block = |(rows, one_group): (std::ops::Range<usize>, bool)| RowBlock {
+            values: &self.values[rows.start * width..rows.end * width],
+            n_rows: rows.len(),
+            one_group,
+        };
+        if blocks.len() <= 1 {
+            let rows = blocks.into_iter().next().unwrap_or((0..self.n_rows, false));
+            return predict_block(block(rows));
         }
-        let blocks: Vec<Vec<f64>> = self
-            .values
-            .par_chunks(PREDICT_BLOCK_ROWS * width)
-            .map(|block| predict_block(block, block.len() / width))
+        let predicted: Vec<Vec<f64>> = blocks
+            .into_par_iter()
+            .map(|rows| predict_block(block(rows)))
             .collect::<Result<_, _>>()?;
-        Ok(blocks.concat())
+        Ok(predicted.concat())
     }
 
     /// The rows at `indices`, in that order, as a new matrix.
@@ -135,6 +216,7 @@ impl FeatureMatrix {
             kinds: self.kinds.clone(),
             n_rows: indices.len(),
             values,
+            group_ends: Vec::new(),
         }
     }
 
@@ -188,6 +270,56 @@ mod tests {
             vec![1.0, 2.0, 3.0],
         );
         assert!(matches!(err, Err(ModelError::InvalidData(_))));
+    }
+
+    fn column(n: usize) -> FeatureMatrix {
+        FeatureMatrix::new(
+            vec!["a".into()],
+            vec![FeatureKind::Numeric],
+            (0..n).map(|i| i as f32).collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn row_groups_get_blocks_of_their_own() {
+        // Small groups (10, 5 rows) share blocks; a group of 64 is one block, one of 2,500 three equal ones.
+        let mut m = column(3_079);
+        m.set_row_groups(vec![10, 74, 2_574, 2_579, 3_079]).unwrap();
+        let blocks: Vec<(usize, usize, bool)> = m
+            .blocks()
+            .into_iter()
+            .map(|(rows, one)| (rows.start, rows.end, one))
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                (0, 10, false),
+                (10, 74, true),
+                (74, 907, true),
+                (907, 1740, true),
+                (1740, 2574, true),
+                (2574, 2579, false),
+                (2579, 3079, true),
+            ]
+        );
+        // Ungrouped rows: blocks of PREDICT_BLOCK_ROWS, none one group.
+        let plain = column(1_100).blocks();
+        assert_eq!(plain.len(), 3);
+        assert!(
+            plain
+                .iter()
+                .all(|(rows, one)| rows.len() <= PREDICT_BLOCK_ROWS && !one)
+        );
+        // Every row is predicted once, in row order, grouped or not.
+        let echo = |block: RowBlock<'_>| Ok(block.values.iter().map(|&v| f64::from(v)).collect());
+        let expected: Vec<f64> = (0..3_079).map(f64::from).collect();
+        assert_eq!(m.predict_in_blocks(echo).unwrap(), expected);
+        assert_eq!(column(3_079).predict_in_blocks(echo).unwrap(), expected);
+        // Groups must rise and cover the rows.
+        for bad in [vec![], vec![0, 3_079], vec![20, 10, 3_079], vec![10, 3_000]] {
+            assert!(column(3_079).set_row_groups(bad).is_err());
+        }
     }
 
     #[test]

@@ -21,9 +21,19 @@
 //!
 //! The step indexes without bounds checks (`unsafe`): the checks were a third of its instructions, and every index
 //! is proven in range once — children and columns when a tree is packed, the row width when a walk starts.
+//!
+//! A block whose rows share many values (one store's days) is walked through copies of the trees without the
+//! splits those values decide ([`BlockWalker`] explains when and why).
 
 /// Rows walked together.
 const LANES: usize = 8;
+/// A child with this bit set is leaf `child & !LEAF`; without it, the split at that index.
+const LEAF: u32 = 1 << 31;
+/// Blocks of fewer rows walk the trees as packed: specializing a tree costs about as much as walking a few dozen
+/// rows through it.
+const SPECIALIZE_MIN_ROWS: usize = 64;
+/// Blocks whose fixed columns carry less of the forest's splits (see [`ColumnUse`]) walk the trees as packed.
+const SPECIALIZE_MIN_SHARE: f64 = 0.25;
 
 /// 16 bytes, four to a cache line.
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +43,7 @@ struct Node {
     /// Index into the widened row: `feature`, `n_features + feature` when missing goes left, or
     /// `2 * n_features + index` for derived column `index`.
     column: u32,
-    /// Left, right: a split (`< n_splits`) or leaf `l` as `n_splits + l`.
+    /// Left, right: the index of a split (always after this one: the walk only goes down) or `LEAF | leaf`.
     children: [u32; 2],
 }
 
@@ -63,15 +73,22 @@ pub(crate) struct Split {
     pub(crate) test: Test,
     pub(crate) left: Child,
     pub(crate) right: Child,
+    /// How many training rows reached the split (LightGBM's `internal_count`, XGBoost's `sum_hessian`); 0.0 when
+    /// the model does not say. Only [`ColumnUse`] reads it.
+    pub(crate) cover: f64,
 }
 
 /// A packed tree: its splits, root first (leaves are only numbers: the walk stops at them).
 #[derive(Clone, Debug)]
 pub(crate) struct PackedTree {
     nodes: Vec<Node>,
-    n_splits: u32,
     /// The widened row width the walk needs: twice the features, plus the derived columns up to the last used.
     width: usize,
+    /// The widened columns the splits read, a bit each.
+    columns: Vec<u64>,
+    /// Each split's share of the rows that reach the root: from the training cover when the model gives it, else
+    /// half per level.
+    reach: Vec<f32>,
 }
 
 impl PackedTree {
@@ -88,14 +105,14 @@ impl PackedTree {
     ) -> Result<Self, String> {
         let n_splits = splits.len();
         let mut width = 2 * n_features;
-        if n_leaves == 0 || n_splits + n_leaves > u32::MAX as usize {
+        if n_leaves == 0 || n_splits >= LEAF as usize || n_leaves >= LEAF as usize {
             return Err(format!("{n_leaves} leaves and {n_splits} splits"));
         }
         let mut nodes = Vec::with_capacity(n_splits);
         for (i, split) in splits.iter().enumerate() {
             let child = |c: Child| match c {
                 Child::Split(s) if s > i && s < n_splits => Ok(s as u32),
-                Child::Leaf(l) if l < n_leaves => Ok((n_splits + l) as u32),
+                Child::Leaf(l) if l < n_leaves => Ok(LEAF | l as u32),
                 other => Err(format!(
                     "split {i} points to {other:?}, outside the tree or back up it"
                 )),
@@ -130,128 +147,302 @@ impl PackedTree {
                 children,
             });
         }
-        Ok(Self {
-            nodes,
-            n_splits: n_splits as u32,
-            width,
-        })
-    }
-
-    /// Calls `found(row, leaf)` for every row of `rows`, in row order. `scratch` is working memory the caller
-    /// keeps across trees, so a block's walks do not allocate per tree.
-    ///
-    /// # Panics
-    /// When `rows` are narrower than the tree's splits need (widened from fewer features or derived columns than
-    /// given to [`PackedTree::new`]) — a bug in the forest, which builds both — or number 2^32 or more (a block is
-    /// [`crate::PREDICT_BLOCK_ROWS`]).
-    #[inline]
-    pub(crate) fn for_each_leaf(
-        &self,
-        rows: &Rows,
-        scratch: &mut Vec<u32>,
-        mut found: impl FnMut(usize, usize),
-    ) {
-        assert!(
-            rows.width >= self.width
-                && rows.values.len() == (rows.len() + LANES) * rows.width
-                && rows.len() < (u32::MAX as usize) - LANES,
-            "{} rows of width {} for a tree that needs {}",
-            rows.len(),
-            rows.width,
-            self.width
-        );
-        let n = rows.len();
-        if self.n_splits == 0 {
-            (0..n).for_each(|row| found(row, 0));
-            return;
+        let mut columns = vec![0u64; width.div_ceil(64)];
+        for node in &nodes {
+            columns[node.column as usize / 64] |= 1 << (node.column % 64);
         }
-        if n < LANES {
-            // Too few rows to fill the lanes (a one-row request): one at a time.
-            for row in 0..n {
-                found(row, self.leaf_of_one(&rows.values, row * rows.width));
+        let root_cover = splits.first().map_or(0.0, |s| s.cover);
+        let reach = if root_cover > 0.0 && splits.iter().all(|s| s.cover.is_finite()) {
+            splits
+                .iter()
+                .map(|s| (s.cover / root_cover) as f32)
+                .collect()
+        } else {
+            // Children come after their parents, so a split's share is known before its children are reached.
+            let mut reach = vec![0.0f32; n_splits];
+            if let Some(root) = reach.first_mut() {
+                *root = 1.0;
             }
-            return;
-        }
-        scratch.clear();
-        scratch.resize(n + LANES, 0);
-        self.walk(rows, scratch);
-        for (row, &leaf) in scratch[..n].iter().enumerate() {
-            found(row, (leaf - self.n_splits) as usize);
-        }
-    }
-
-    /// The next node from split `position` for the row starting at `start` in `values`.
-    ///
-    /// # Safety
-    /// `position < n_splits`, and `start + self.width <= values.len()`.
-    #[inline(always)]
-    unsafe fn step(&self, position: u32, values: &[f32], start: usize) -> u32 {
-        // SAFETY: `nodes` holds the `n_splits` splits; `new` checked every split's column `< self.width`, so
-        // `start + column` lies in the row by the caller's promise; `children` has two entries.
-        unsafe {
-            let node = self.nodes.get_unchecked(position as usize);
-            let value = *values.get_unchecked(start + node.column as usize);
-            let left = value <= node.threshold; // false for NaN: the as-given column sends missing right
-            *node.children.get_unchecked(usize::from(!left))
-        }
-    }
-
-    /// The leaf (`0..n_leaves`) of the row starting at `start` in `values`, walked alone.
-    fn leaf_of_one(&self, values: &[f32], start: usize) -> usize {
-        (self.finish(0, values, start) - self.n_splits) as usize
-    }
-
-    /// The leaf node (`n_splits..`) reached from `position` (a split or already a leaf) by the row starting at
-    /// `start` (`start + self.width <= values.len()`).
-    fn finish(&self, mut position: u32, values: &[f32], start: usize) -> u32 {
-        debug_assert!(start + self.width <= values.len());
-        while position < self.n_splits {
-            // SAFETY: `position` is a split by the loop's test; the caller promised the row is in `values`.
-            position = unsafe { self.step(position, values, start) };
-        }
-        position
-    }
-
-    /// Writes each row's leaf node (`n_splits..`) into `leaf_of` (`rows.len() + LANES` long; the tail is
-    /// scratch). Needs at least `LANES` rows and a tree with a split. Every lane runs the same branch-free step: a
-    /// lane whose row reached its leaf takes the next row and the root; the node a step reaches is stored whether
-    /// or not it is a leaf (a row's last store is its leaf). Rows handed out past the end (when several lanes
-    /// finish in the last round) walk `rows`' zero padding into the scratch tail.
-    fn walk(&self, rows: &Rows, leaf_of: &mut [u32]) {
-        use std::hint::select_unpredictable as pick;
-        let (values, width, n) = (&rows.values[..], rows.width, rows.len());
-        debug_assert!(n >= LANES && self.n_splits > 0 && leaf_of.len() == n + LANES);
-        // A lane's state in one register (eight lanes and the loop's pointers fit the CPU's registers): the row
-        // in the low half, the node in the high half. A refilled lane's state is the row number alone (node 0).
-        let mut lane: [u64; LANES] = std::array::from_fn(|k| k as u64);
-        let mut next_row = LANES as u64;
-        let end = n as u64;
-        while next_row < end {
-            for state in &mut lane {
-                let (row, at) = unpack(*state);
-                // SAFETY: `at` is a split (the root, or a step's result that was not a leaf); `row` is below
-                // `next_row`, which the loop keeps `< n` and a round raises by at most `LANES`, so the row is one
-                // of the `n + LANES` (padded) rows of width `rows.width >= self.width` (`for_each_leaf` checked),
-                // and `leaf_of` has `n + LANES` entries.
-                unsafe {
-                    let next = self.step(at, values, row * width);
-                    *leaf_of.get_unchecked_mut(row) = next;
-                    let done = next >= self.n_splits;
-                    *state = pick(done, next_row, (u64::from(next) << 32) | row as u64);
-                    next_row += u64::from(done);
+            for (at, node) in nodes.iter().enumerate() {
+                for child in node.children.into_iter().filter(|c| c & LEAF == 0) {
+                    reach[child as usize] = reach[at] / 2.0;
                 }
             }
-        }
-        // The rows still in the lanes, one at a time.
-        for (row, at) in lane.map(unpack) {
-            if row < n {
-                leaf_of[row] = self.finish(at, values, row * width);
+            reach
+        };
+        Ok(Self {
+            nodes,
+            width,
+            columns,
+            reach,
+        })
+    }
+}
+
+/// How much of a forest's walking the splits on each widened column make: a split counts its share of the rows
+/// that reach the root (see `PackedTree::reach`), so a column's weight is the steps a row spends on it, on average
+/// over the training rows. [`BlockWalker`] specializes a block only when its fixed columns carry at least
+/// [`SPECIALIZE_MIN_SHARE`] of the total: copying the trees costs more than a few skipped steps save.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ColumnUse {
+    weight: Vec<f64>,
+    total: f64,
+}
+
+impl ColumnUse {
+    /// The column use of `trees`.
+    pub(crate) fn of<'a>(trees: impl IntoIterator<Item = &'a PackedTree>) -> Self {
+        let mut usage = Self::default();
+        for tree in trees {
+            for (node, &reach) in tree.nodes.iter().zip(&tree.reach) {
+                let column = node.column as usize;
+                if usage.weight.len() <= column {
+                    usage.weight.resize(column + 1, 0.0);
+                }
+                usage.weight[column] += f64::from(reach);
+                usage.total += f64::from(reach);
             }
+        }
+        usage
+    }
+
+    /// The share of the walking that splits on the columns set in `fixed` make.
+    fn share(&self, fixed: &[u64]) -> f64 {
+        let on_fixed: f64 = self
+            .weight
+            .iter()
+            .enumerate()
+            .filter(|(column, _)| {
+                fixed
+                    .get(column / 64)
+                    .is_some_and(|w| w & (1 << (column % 64)) != 0)
+            })
+            .map(|(_, w)| w)
+            .sum();
+        if self.total > 0.0 {
+            on_fixed / self.total
+        } else {
+            0.0
         }
     }
 }
 
-/// A lane's row (low half) and node (high half); see [`PackedTree::walk`].
+/// Walks one block of rows through a forest's trees, one tree at a time, keeping its working memory across trees.
+///
+/// **Specialization.** A column that holds the same value in every row of the block — a store's attributes and
+/// history when the block is one store's days, the calendar when it is one day's stores — decides each of its
+/// splits the same way for every row. For a tree that reads such a column, the walker first copies the tree
+/// without those splits (each replaced by the child the block's value leads to; what is left of the tree, in
+/// preorder, siblings side by side), then walks the rows through the copy. A row reaches the same leaf either way —
+/// the copy only skips comparisons whose outcome is already known — so predictions do not change, bit for bit;
+/// the walk gets shorter by the steps those splits cost (a third or more on the reference model when a block is
+/// one store's rows). A tree that reads no fixed column, and a block of fewer than [`SPECIALIZE_MIN_ROWS`] rows,
+/// is walked as packed.
+pub(crate) struct BlockWalker<'r> {
+    rows: &'r Rows,
+    /// Each row's leaf node, plus the lanes' scratch tail.
+    leaf_of: Vec<u32>,
+    /// The fixed columns of the block (a bit each) and their values; `None` when the block is not specialized.
+    fixed: Option<(Vec<u64>, Vec<f32>)>,
+    /// The current tree's specialized copy, and the copier's work list.
+    copy: Vec<Node>,
+    pending: Vec<u32>,
+}
+
+impl<'r> BlockWalker<'r> {
+    /// A walker for `rows` through trees whose splits read columns as `usage` says. It specializes the trees when
+    /// the rows are `one_group` ([`crate::FeatureMatrix::set_row_groups`]: one store's days), there are enough of
+    /// them, and the columns fixed across them carry enough of the splits, to gain from it.
+    pub(crate) fn new(rows: &'r Rows, one_group: bool, usage: &ColumnUse) -> Self {
+        let fixed = (one_group && rows.len() >= SPECIALIZE_MIN_ROWS)
+            .then(|| rows.fixed_columns())
+            .filter(|(fixed, _)| usage.share(fixed) >= SPECIALIZE_MIN_SHARE);
+        Self {
+            rows,
+            leaf_of: Vec::new(),
+            fixed,
+            copy: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Calls `found(row, leaf)` for every row, in row order.
+    ///
+    /// # Panics
+    /// When the rows are narrower than the tree's splits need (widened from fewer features or derived columns than
+    /// given to [`PackedTree::new`]) — a bug in the forest, which builds both — or number 2^31 or more (a block is
+    /// [`crate::PREDICT_BLOCK_ROWS`]).
+    #[inline]
+    pub(crate) fn for_each_leaf(&mut self, tree: &PackedTree, mut found: impl FnMut(usize, usize)) {
+        let rows = self.rows;
+        assert!(
+            rows.width >= tree.width
+                && rows.values.len() == (rows.len() + LANES) * rows.width
+                && rows.len() < LEAF as usize - LANES,
+            "{} rows of width {} for a tree that needs {}",
+            rows.len(),
+            rows.width,
+            tree.width
+        );
+        let n = rows.len();
+        if tree.nodes.is_empty() {
+            (0..n).for_each(|row| found(row, 0));
+            return;
+        }
+        let nodes = match &self.fixed {
+            Some((fixed, values)) if fixed.iter().zip(&tree.columns).any(|(f, c)| f & c != 0) => {
+                if let Some(leaf) = specialize(
+                    &tree.nodes,
+                    fixed,
+                    values,
+                    &mut self.copy,
+                    &mut self.pending,
+                ) {
+                    (0..n).for_each(|row| found(row, leaf as usize));
+                    return;
+                }
+                &self.copy[..]
+            }
+            _ => &tree.nodes[..],
+        };
+        let values = &rows.values[..];
+        if n < LANES {
+            // Too few rows to fill the lanes (a one-row request): one at a time.
+            for row in 0..n {
+                // SAFETY: the root is a split (`nodes` is not empty); the row lies in `values` (asserted above).
+                let leaf = unsafe { finish(nodes, 0, values, row * rows.width) };
+                found(row, (leaf & !LEAF) as usize);
+            }
+            return;
+        }
+        self.leaf_of.clear();
+        self.leaf_of.resize(n + LANES, 0);
+        walk(nodes, rows, &mut self.leaf_of);
+        for (row, &leaf) in self.leaf_of[..n].iter().enumerate() {
+            found(row, (leaf & !LEAF) as usize);
+        }
+    }
+}
+
+/// Copies `nodes` (a packed tree) into `copy` without the splits on `fixed` columns, each replaced by the child
+/// that the column's value in `values` leads to; `Some(leaf)` when that leaves no split at all. Children stay after
+/// their parents, and every child index of the copy is a split of the copy, as [`walk`] needs.
+fn specialize(
+    nodes: &[Node],
+    fixed: &[u64],
+    values: &[f32],
+    copy: &mut Vec<Node>,
+    pending: &mut Vec<u32>,
+) -> Option<u32> {
+    // Follows `child` down through the splits on fixed columns: the first split left to test, or a leaf.
+    let resolve = |mut child: u32| {
+        while child & LEAF == 0 {
+            let node = &nodes[child as usize];
+            let column = node.column as usize;
+            if fixed[column / 64] & (1 << (column % 64)) == 0 {
+                break;
+            }
+            let left = values[column] <= node.threshold; // as `step` decides
+            child = node.children[usize::from(!left)];
+        }
+        child
+    };
+    let root = resolve(0);
+    if root & LEAF != 0 {
+        return Some(root & !LEAF);
+    }
+    copy.clear();
+    pending.clear();
+    copy.push(nodes[root as usize]);
+    pending.push(0);
+    while let Some(at) = pending.pop() {
+        for side in 0..2 {
+            // `copy[at]` still holds the original's child indices until this rewrites them.
+            let child = resolve(copy[at as usize].children[side]);
+            copy[at as usize].children[side] = if child & LEAF != 0 {
+                child
+            } else {
+                let next = copy.len() as u32;
+                copy.push(nodes[child as usize]);
+                pending.push(next);
+                next
+            };
+        }
+    }
+    None
+}
+
+/// The next node from split `position` for the row starting at `start` in `values`.
+///
+/// # Safety
+/// `position` is a split of `nodes` (`< nodes.len()`), and the row (`start..start + width` of the tree) lies in
+/// `values`.
+#[inline(always)]
+unsafe fn step(nodes: &[Node], position: u32, values: &[f32], start: usize) -> u32 {
+    // SAFETY: `position` indexes `nodes` by the caller's promise; every split's column is below the tree's width
+    // (checked by `PackedTree::new`, kept by `specialize`), so `start + column` lies in the row; `children` has two
+    // entries.
+    unsafe {
+        let node = nodes.get_unchecked(position as usize);
+        let value = *values.get_unchecked(start + node.column as usize);
+        let left = value <= node.threshold; // false for NaN: the as-given column sends missing right
+        *node.children.get_unchecked(usize::from(!left))
+    }
+}
+
+/// The leaf node (`LEAF | leaf`) reached from `position` (a split or already a leaf) by the row starting at
+/// `start`.
+///
+/// # Safety
+/// As [`step`]: `nodes` is a packed tree (or its specialized copy), and the row lies in `values`.
+unsafe fn finish(nodes: &[Node], mut position: u32, values: &[f32], start: usize) -> u32 {
+    while position & LEAF == 0 {
+        // SAFETY: `position` is a split by the loop's test, and splits' children are splits of `nodes` or leaves;
+        // the caller promised the row.
+        position = unsafe { step(nodes, position, values, start) };
+    }
+    position
+}
+
+/// Writes each row's leaf node (`LEAF | leaf`) into `leaf_of` (`rows.len() + LANES` long; the tail is scratch).
+/// Needs at least `LANES` rows, a tree with a split, and rows as wide as the tree needs (checked by the caller).
+/// Every lane runs the same branch-free step: a lane whose row reached its leaf takes the next row and the root;
+/// the node a step reaches is stored whether or not it is a leaf (a row's last store is its leaf). Rows handed out
+/// past the end (when several lanes finish in the last round) walk `rows`' zero padding into the scratch tail.
+fn walk(nodes: &[Node], rows: &Rows, leaf_of: &mut [u32]) {
+    use std::hint::select_unpredictable as pick;
+    let (values, width, n) = (&rows.values[..], rows.width, rows.len());
+    assert!(n >= LANES && !nodes.is_empty() && leaf_of.len() == n + LANES);
+    // A lane's state in one register (eight lanes and the loop's pointers fit the CPU's registers): the row
+    // in the low half, the node in the high half. A refilled lane's state is the row number alone (node 0).
+    let mut lane: [u64; LANES] = std::array::from_fn(|k| k as u64);
+    let mut next_row = LANES as u64;
+    let end = n as u64;
+    while next_row < end {
+        for state in &mut lane {
+            let (row, at) = unpack(*state);
+            // SAFETY: `at` is a split (the root, or a step's result that was not a leaf); `row` is below
+            // `next_row`, which the loop keeps `< n` and a round raises by at most `LANES`, so the row is one
+            // of the `n + LANES` (padded) rows, as wide as the tree needs, and `leaf_of` has `n + LANES` entries.
+            unsafe {
+                let next = step(nodes, at, values, row * width);
+                *leaf_of.get_unchecked_mut(row) = next;
+                let done = next & LEAF != 0;
+                *state = pick(done, next_row, (u64::from(next) << 32) | row as u64);
+                next_row += u64::from(done);
+            }
+        }
+    }
+    // The rows still in the lanes, one at a time.
+    for (row, at) in lane.map(unpack) {
+        if row < n {
+            // SAFETY: `at` is a split or leaf of `nodes`; the row is one of the `n` rows.
+            leaf_of[row] = unsafe { finish(nodes, at, values, row * width) };
+        }
+    }
+}
+
+/// A lane's row (low half) and node (high half); see [`walk`].
 fn unpack(state: u64) -> (usize, u32) {
     (state as u32 as usize, (state >> 32) as u32)
 }
@@ -303,6 +494,23 @@ impl Rows {
     fn len(&self) -> usize {
         self.n_rows
     }
+
+    /// The columns whose value is the same in every row (bit for bit), a bit each, and the first row's values.
+    fn fixed_columns(&self) -> (Vec<u64>, Vec<f32>) {
+        let width = self.width;
+        let first = self.values[..width.min(self.values.len())].to_vec();
+        let mut same = vec![true; first.len()];
+        for row in self.values[..self.n_rows * width].chunks_exact(width.max(1)) {
+            for ((same, v), f) in same.iter_mut().zip(row).zip(&first) {
+                *same &= v.to_bits() == f.to_bits();
+            }
+        }
+        let mut fixed = vec![0u64; width.div_ceil(64)];
+        for (column, _) in same.iter().enumerate().filter(|(_, s)| **s) {
+            fixed[column / 64] |= 1 << (column % 64);
+        }
+        (fixed, first)
+    }
 }
 
 /// The largest `f32` that is `<= x` (`x` finite or infinite, not NaN): for every `f32` value `v`,
@@ -335,6 +543,7 @@ mod tests {
             },
             left,
             right,
+            cover: 0.0,
         }
     }
 
@@ -349,6 +558,7 @@ mod tests {
                 },
                 left: Child::Leaf(2),
                 right: Child::Leaf(3),
+                cover: 0.0,
             }
         } else {
             split(1, 100.0, false, Child::Leaf(2), Child::Leaf(3))
@@ -373,9 +583,12 @@ mod tests {
                 derived[0] = if row[1] < 0.0 { 0.0 } else { 1.0 };
             },
         );
-        tree.for_each_leaf(&widened, &mut Vec::new(), |row, leaf| {
-            out[row] = leaf;
-        });
+        BlockWalker::new(&widened, false, &ColumnUse::default()).for_each_leaf(
+            tree,
+            |row, leaf| {
+                out[row] = leaf;
+            },
+        );
         out
     }
 
@@ -406,8 +619,10 @@ mod tests {
         assert_eq!(leaves(&derived, &rows), vec![2, 3, 1, 1]);
         // Rows narrower than the tree needs are refused, not read past.
         let narrow = Rows::widen(&[1.0, 2.0], 2, |v| v, 0, |_, _| {});
-        let refused =
-            std::panic::catch_unwind(|| derived.for_each_leaf(&narrow, &mut Vec::new(), |_, _| {}));
+        let refused = std::panic::catch_unwind(|| {
+            BlockWalker::new(&narrow, false, &ColumnUse::default())
+                .for_each_leaf(&derived, |_, _| {});
+        });
         assert!(refused.is_err());
     }
 
@@ -456,17 +671,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lanes_refilled_row_by_row_match_a_plain_walk() {
-        // A lopsided tree (a long chain with side leaves, like LightGBM's leaf-wise trees) and a balanced one, over
-        // row counts around the lane count and a block, with NaN and a derived column.
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+    /// A lopsided tree (a long chain with side leaves, like LightGBM's leaf-wise trees) and a balanced one over three
+    /// features and one derived column, with their leaf counts.
+    fn test_trees() -> [(Vec<Split>, usize); 2] {
         let chain: Vec<Split> = (0..40)
             .map(|i| Split {
                 test: if i % 7 == 3 {
@@ -487,6 +694,7 @@ mod tests {
                 } else {
                     Child::Split(i + 1)
                 },
+                cover: 0.0,
             })
             .collect();
         let balanced: Vec<Split> = (0..31)
@@ -507,30 +715,102 @@ mod tests {
                 )
             })
             .collect();
-        // One scratch for every walk, as a forest keeps it: a short block after a long one must not see its tail.
-        let mut scratch = Vec::new();
-        for (splits, n_leaves) in [(chain, 41), (balanced, 32)] {
-            let tree = PackedTree::new(&splits, n_leaves, 3).unwrap();
-            for n in [7, 8, 9, 15, 16, 17, 100, 513, 9] {
-                let values: Vec<f32> = (0..n * 3)
-                    .map(|_| match next() % 10 {
-                        0 => f32::NAN,
-                        _ => (next() % 2000) as f32 / 1000.0 - 1.0,
-                    })
-                    .collect();
-                let derive = |row: &[f32], d: &mut [f32]| d[0] = row[0] + row[1];
-                let widened = Rows::widen(&values, 3, |v| v, 1, derive);
-                let mut got = vec![usize::MAX; n];
-                tree.for_each_leaf(&widened, &mut scratch, |row, leaf| got[row] = leaf);
-                let expected: Vec<usize> = values
-                    .chunks(3)
-                    .map(|row| {
-                        let mut d = [0.0];
-                        derive(row, &mut d);
-                        reference_leaf(&splits, row, &d)
-                    })
-                    .collect();
-                assert_eq!(got, expected, "{n} rows");
+        [(chain, 41), (balanced, 32)]
+    }
+
+    /// `n` rows of three features: column `c` is `fixed[c]` in every row when given, else random in -1..1 with one
+    /// value in ten missing.
+    fn test_rows(n: usize, fixed: [Option<f32>; 3], seed: &mut u64) -> Vec<f32> {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        (0..n * 3)
+            .map(|i| match fixed[i % 3] {
+                Some(v) => v,
+                None if next() % 10 == 0 => f32::NAN,
+                None => (next() % 2000) as f32 / 1000.0 - 1.0,
+            })
+            .collect()
+    }
+
+    const DERIVE: fn(&[f32], &mut [f32]) = |row, d| d[0] = row[0] + row[1];
+
+    /// Walks `values` through every tree with one walker (as a forest does) and checks each row's leaf against
+    /// [`reference_leaf`]; returns how many trees the walker specialized and the splits their copies kept.
+    fn walk_and_check(values: &[f32], label: &str) -> (usize, usize) {
+        let n = values.len() / 3;
+        let widened = Rows::widen(values, 3, |v| v, 1, DERIVE);
+        let trees: Vec<PackedTree> = test_trees()
+            .iter()
+            .map(|(splits, n_leaves)| PackedTree::new(splits, *n_leaves, 3).unwrap())
+            .collect();
+        let mut walker = BlockWalker::new(&widened, true, &ColumnUse::of(&trees));
+        let (mut specialized, mut kept) = (0, 0);
+        for ((splits, _), tree) in test_trees().iter().zip(&trees) {
+            walker.copy.clear();
+            let mut got = vec![usize::MAX; n];
+            walker.for_each_leaf(tree, |row, leaf| got[row] = leaf);
+            let expected: Vec<usize> = values
+                .chunks(3)
+                .map(|row| {
+                    let mut d = [0.0];
+                    DERIVE(row, &mut d);
+                    reference_leaf(splits, row, &d)
+                })
+                .collect();
+            assert_eq!(got, expected, "{label}: {n} rows");
+            if walker
+                .fixed
+                .as_ref()
+                .is_some_and(|(f, _)| f.iter().any(|w| *w != 0))
+            {
+                specialized += 1;
+                kept += walker.copy.len();
+            }
+        }
+        (specialized, kept)
+    }
+
+    #[test]
+    fn lanes_refilled_row_by_row_match_a_plain_walk() {
+        // Row counts around the lane count and a block, with NaN and a derived column; one walker per block walks
+        // both trees, so the second tree must not see the first one's leaves.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for n in [7, 8, 9, 15, 16, 17, 100, 513, 9] {
+            let values = test_rows(n, [None; 3], &mut seed);
+            assert_eq!(walk_and_check(&values, "random"), (0, 0));
+        }
+    }
+
+    #[test]
+    fn specialized_trees_reach_the_same_leaves() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let nan = Some(f32::NAN);
+        for n in [SPECIALIZE_MIN_ROWS - 1, SPECIALIZE_MIN_ROWS, 100, 513] {
+            for fixed in [
+                [Some(0.3), None, None],
+                [nan, None, None],
+                [None, Some(-0.45), None],
+                [Some(0.25), Some(0.3), None], // the derived column is fixed too
+                [nan, nan, Some(-1.0)],        // every column: each tree is one leaf
+                [Some(f32::NEG_INFINITY), None, Some(0.05)],
+            ] {
+                let values = test_rows(n, fixed, &mut seed);
+                let (specialized, kept) = walk_and_check(&values, &format!("{fixed:?}"));
+                if n < SPECIALIZE_MIN_ROWS {
+                    assert_eq!(specialized, 0, "{n} rows are walked as packed");
+                } else {
+                    // Both trees read every feature, so both are copied, and the copies are smaller: the chain
+                    // and the balanced tree have 71 splits together.
+                    assert_eq!(specialized, 2, "{fixed:?}");
+                    assert!(kept < 71, "{fixed:?}: {kept} splits kept");
+                    if fixed.iter().all(Option::is_some) {
+                        assert_eq!(kept, 0, "no split is left when every column is fixed");
+                    }
+                }
             }
         }
     }

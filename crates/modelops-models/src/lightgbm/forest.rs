@@ -14,7 +14,10 @@
 //! they train). Models outside that scope (linear trees, several trees per iteration, objectives whose output is
 //! transformed) are not compiled and keep LightGBM's own predictor.
 
-use crate::packed_tree::{Child, PackedTree, Rows, Split, Test, round_down};
+use crate::matrix::RowBlock;
+use crate::packed_tree::{
+    BlockWalker, Child, ColumnUse, PackedTree, Rows, Split, Test, round_down,
+};
 
 /// LightGBM's `kZeroThreshold` (a `float` literal, compared as `double`).
 const ZERO_THRESHOLD: f64 = ZERO_THRESHOLD_F32 as f64;
@@ -204,6 +207,8 @@ pub(crate) struct Forest {
     trees: Vec<Tree>,
     n_features: usize,
     derived: Vec<Derived>,
+    /// Which columns the splits read, for specializing blocks ([`BlockWalker`]).
+    usage: ColumnUse,
 }
 
 impl Forest {
@@ -258,7 +263,9 @@ impl Forest {
         if trees.is_empty() {
             return Err("the model text has no trees".into());
         }
+        let usage = ColumnUse::of(trees.iter().map(|t| &t.packed));
         Ok(Some(Self {
+            usage,
             trees,
             n_features,
             derived: derived.columns,
@@ -266,7 +273,8 @@ impl Forest {
     }
 
     /// Raw scores of `rows` rows of row-major `values`, one thread.
-    pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
+    pub(crate) fn predict(&self, block: RowBlock<'_>) -> Vec<f64> {
+        let (values, rows) = (block.values, block.n_rows);
         let width = self.n_features;
         let inputs = Rows::widen(
             &values[..rows * width],
@@ -280,12 +288,11 @@ impl Forest {
             },
         );
         let mut out = vec![0.0f64; rows];
-        let mut scratch = Vec::new();
+        let mut walker = BlockWalker::new(&inputs, block.one_group, &self.usage);
         for tree in &self.trees {
-            tree.packed
-                .for_each_leaf(&inputs, &mut scratch, |row, leaf| {
-                    out[row] += tree.leaves[leaf];
-                });
+            walker.for_each_leaf(&tree.packed, |row, leaf| {
+                out[row] += tree.leaves[leaf];
+            });
         }
         out
     }
@@ -370,6 +377,11 @@ fn parse_tree(
             Child::Leaf((!c) as usize)
         }
     };
+    // Training rows per split: only weighs the splits for specializing blocks, so a model without it still packs.
+    let counts: Vec<f64> = numbers(fields, "internal_count")
+        .ok()
+        .filter(|c: &Vec<f64>| c.len() == n_nodes)
+        .unwrap_or_default();
     let mut splits = Vec::with_capacity(n_nodes);
     for i in 0..n_nodes {
         let decision = u8::try_from(decisions[i])
@@ -401,6 +413,7 @@ fn parse_tree(
             test,
             left: child(left[i]),
             right: child(right[i]),
+            cover: counts.get(i).copied().unwrap_or(0.0),
         });
     }
     Ok(Tree {
@@ -435,7 +448,11 @@ end of trees\n";
             [1.5, 1.0],
         ];
         let values: Vec<f32> = rows.iter().flatten().copied().collect();
-        let predicted = forest.predict(&values, rows.len());
+        let predicted = forest.predict(RowBlock {
+            values: &values,
+            n_rows: rows.len(),
+            one_group: false,
+        });
         assert_eq!(predicted, vec![10.5, 10.5, 20.5, 20.5, 30.5, 20.5, 20.5]);
     }
 
@@ -469,7 +486,11 @@ end of trees\n";
             [2.0, 0.0],
         ];
         let values: Vec<f32> = rows.iter().flatten().copied().collect();
-        let predicted = forest.predict(&values, rows.len());
+        let predicted = forest.predict(RowBlock {
+            values: &values,
+            n_rows: rows.len(),
+            one_group: false,
+        });
         // LightGBM reads |v| <= kZeroThreshold as 0.0 before deciding.
         let read = |v: f32| f64::from(as_read(v));
         let expected: Vec<f64> = rows

@@ -295,10 +295,10 @@ impl LightGbmModel {
         }
         let n_features = i32::try_from(features.n_features())
             .map_err(|_| ModelError::InvalidData("too many feature columns for LightGBM".into()))?;
-        features.predict_in_blocks(|block, _rows| {
+        features.predict_in_blocks(|block| {
             self.booster
                 .0
-                .predict_with_params(block, n_features, true, "num_threads=1")
+                .predict_with_params(block.values, n_features, true, "num_threads=1")
                 .map_err(engine_error)
         })
     }
@@ -410,9 +410,7 @@ impl Regressor for LightGbmModel {
             return Ok(Vec::new());
         }
         match &self.forest {
-            Some(forest) => {
-                features.predict_in_blocks(|block, rows| Ok(forest.predict(block, rows)))
-            }
+            Some(forest) => features.predict_in_blocks(|block| Ok(forest.predict(block))),
             None => self.predict_with_library(features),
         }
     }

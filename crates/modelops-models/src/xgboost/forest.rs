@@ -11,7 +11,8 @@
 //! (tests compare both). Models outside that scope (categorical splits, DART, several targets or classes,
 //! objectives whose output is transformed) are not compiled and keep XGBoost's predictor.
 
-use crate::packed_tree::{Child, PackedTree, Rows, Split, Test};
+use crate::matrix::RowBlock;
+use crate::packed_tree::{BlockWalker, Child, ColumnUse, PackedTree, Rows, Split, Test};
 use serde_json::Value;
 
 /// Objectives whose prediction is the raw margin.
@@ -35,6 +36,8 @@ pub(crate) struct Forest {
     trees: Vec<Tree>,
     base_score: f32,
     n_features: usize,
+    /// Which columns the splits read, for specializing blocks ([`BlockWalker`]).
+    usage: ColumnUse,
 }
 
 fn field<'a>(value: &'a Value, path: &[&str]) -> Result<&'a Value, String> {
@@ -102,7 +105,9 @@ impl Forest {
                 None => return Ok(None),
             }
         }
+        let usage = ColumnUse::of(trees.iter().map(|t| &t.packed));
         Ok(Some(Self {
+            usage,
             trees,
             base_score,
             n_features,
@@ -110,16 +115,16 @@ impl Forest {
     }
 
     /// Predictions of `rows` rows of row-major `values` (`NaN` = missing), one thread.
-    pub(crate) fn predict(&self, values: &[f32], rows: usize) -> Vec<f64> {
+    pub(crate) fn predict(&self, block: RowBlock<'_>) -> Vec<f64> {
+        let (values, rows) = (block.values, block.n_rows);
         let width = self.n_features;
         let inputs = Rows::widen(&values[..rows * width], width, |v| v, 0, |_, _| {});
         let mut out = vec![self.base_score; rows];
-        let mut scratch = Vec::new();
+        let mut walker = BlockWalker::new(&inputs, block.one_group, &self.usage);
         for tree in &self.trees {
-            tree.packed
-                .for_each_leaf(&inputs, &mut scratch, |row, leaf| {
-                    out[row] += tree.leaves[leaf];
-                });
+            walker.for_each_leaf(&tree.packed, |row, leaf| {
+                out[row] += tree.leaves[leaf];
+            });
         }
         out.into_iter().map(f64::from).collect()
     }
@@ -172,6 +177,11 @@ fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Tree>, String> {
             n_splits += 1;
         }
     }
+    // Training cover per node: only weighs the splits for specializing blocks, so a model without it still packs.
+    let cover: Vec<f64> = numbers("sum_hessian")
+        .ok()
+        .filter(|c| c.len() == n)
+        .unwrap_or_default();
     let mut splits = Vec::with_capacity(n_splits);
     let mut leaves = Vec::with_capacity(n_leaves);
     for i in 0..n {
@@ -200,6 +210,7 @@ fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Tree>, String> {
             },
             left: number[l as usize],
             right: number[r as usize],
+            cover: cover.get(i).copied().unwrap_or(0.0),
         });
     }
     Ok(Some(Tree {
@@ -237,7 +248,12 @@ mod tests {
             .unwrap();
         // Left when feature 1 < 2.5 (strictly); NaN takes the default direction (right here).
         let values = [0.0, 1.0, 0.0, 2.5, 0.0, f32::NAN, 7.0, -3.0];
-        assert_eq!(forest.predict(&values, 4), vec![10.75, 20.75, 20.75, 10.75]);
+        let block = RowBlock {
+            values: &values,
+            n_rows: 4,
+            one_group: false,
+        };
+        assert_eq!(forest.predict(block), vec![10.75, 20.75, 20.75, 10.75]);
     }
 
     #[test]

@@ -416,8 +416,9 @@ impl XgBoostModel {
         if features.n_rows() == 0 {
             return Ok(Vec::new());
         }
-        features.predict_in_blocks(|block, rows| {
-            let matrix = DMatrix::from_rows(block, rows, &self.feature_names)?;
+        features.predict_in_blocks(|block| {
+            let rows = block.n_rows;
+            let matrix = DMatrix::from_rows(block.values, rows, &self.feature_names)?;
             let predicted = self.booster.predict(&matrix)?;
             if predicted.len() != rows {
                 return Err(engine_error(format!(
@@ -525,9 +526,7 @@ impl Regressor for XgBoostModel {
         }
         // The library path checks XGBoost's row count per block; the forest returns one value per row.
         match &self.forest {
-            Some(forest) => {
-                features.predict_in_blocks(|block, rows| Ok(forest.predict(block, rows)))
-            }
+            Some(forest) => features.predict_in_blocks(|block| Ok(forest.predict(block))),
             None => self.predict_with_library(features),
         }
     }

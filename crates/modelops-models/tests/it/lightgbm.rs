@@ -308,7 +308,12 @@ fn compiled_forest_predicts_bit_identically_to_lightgbm() {
         }
     }
     probe.features = with_values(&probe.features, values);
-    for features in [&data.features, &probe.features] {
+    // Row groups sharing all but two columns, the planted values included: the specialized walk.
+    let groups = [
+        grouped(&data.features, &[1, 3]),
+        grouped(&probe.features, &[1, 3]),
+    ];
+    for features in [&data.features, &probe.features, &groups[0], &groups[1]] {
         assert_eq!(
             bits(&model.predict(features).unwrap()),
             bits(&model.predict_with_library(features).unwrap())

@@ -51,6 +51,36 @@ pub fn with_values(features: &FeatureMatrix, values: Vec<f32>) -> FeatureMatrix 
     FeatureMatrix::new(features.names().to_vec(), features.kinds().to_vec(), values).unwrap()
 }
 
+/// `features` cut into row groups (`FeatureMatrix::set_row_groups`) of the given sizes — a long group, one too
+/// short for blocks of its own, one over a block's maximum, then whatever is left — where every column but
+/// `varying` holds the group's first-row value in every row (as a store's attributes do across its days), so the
+/// compiled forests specialize their trees per block.
+pub fn grouped(features: &FeatureMatrix, varying: &[usize]) -> FeatureMatrix {
+    let n = features.n_rows();
+    let width = features.n_features();
+    let mut ends = Vec::new();
+    for size in [700, 63, 1300, 200] {
+        let start = ends.last().copied().unwrap_or(0);
+        if start + size < n {
+            ends.push(start + size);
+        }
+    }
+    ends.push(n);
+    let mut values = features.values().to_vec();
+    let mut start = 0;
+    for &end in &ends {
+        for row in start + 1..end {
+            for column in (0..width).filter(|c| !varying.contains(c)) {
+                values[row * width + column] = values[start * width + column];
+            }
+        }
+        start = end;
+    }
+    let mut grouped = with_values(features, values);
+    grouped.set_row_groups(ends).unwrap();
+    grouped
+}
+
 /// Column names of [`synthetic`].
 pub fn synthetic_names() -> Vec<String> {
     [
