@@ -428,6 +428,25 @@ impl ModelPackage {
             })
     }
 
+    /// The package's feature spec file (`feature_spec.json`), its checksum verified: what a batch needs to build
+    /// features while the engines load.
+    ///
+    /// # Errors
+    /// As [`ModelPackage::load`] for that file.
+    pub fn read_feature_spec(dir: &Path) -> Result<Vec<u8>, ModelError> {
+        let manifest = Self::read_manifest(dir)?;
+        let flavor = &manifest.flavors.modelops_ensemble;
+        let file = &flavor.feature_spec;
+        let expected = flavor
+            .checksums
+            .get(file)
+            .ok_or_else(|| ModelError::Format {
+                path: dir.join(MANIFEST_FILE),
+                reason: format!("{file} has no checksum in the manifest"),
+            })?;
+        Ok(read_verified(dir, file, expected)?.1)
+    }
+
     /// Loads the package at `dir` after verifying every file's checksum.
     ///
     /// # Errors

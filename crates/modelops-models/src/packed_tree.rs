@@ -233,7 +233,7 @@ impl ColumnUse {
 /// history when the block is one store's days, the calendar when it is one day's stores — decides each of its
 /// splits the same way for every row. For a tree that reads such a column, the walker first copies the tree
 /// without those splits (each replaced by the child the block's value leads to; what is left of the tree, in
-/// preorder, siblings side by side), then walks the rows through the copy. A row reaches the same leaf either way —
+/// the same places), then walks the rows through the copy. A row reaches the same leaf either way —
 /// the copy only skips comparisons whose outcome is already known — so predictions do not change, bit for bit;
 /// the walk gets shorter by the steps those splits cost (a third or more on the reference model when a block is
 /// one store's rows). A tree that reads no fixed column, and a block of fewer than [`SPECIALIZE_MIN_ROWS`] rows,
@@ -242,11 +242,18 @@ pub(crate) struct BlockWalker<'r> {
     rows: &'r Rows,
     /// Each row's leaf node, plus the lanes' scratch tail.
     leaf_of: Vec<u32>,
-    /// The fixed columns of the block (a bit each) and their values; `None` when the block is not specialized.
-    fixed: Option<(Vec<u64>, Vec<f32>)>,
-    /// The current tree's specialized copy, and the copier's work list.
+    /// The fixed columns of the block; `None` when the block is not specialized.
+    fixed: Option<Fixed>,
+    /// The current tree's specialized copy, and where each of its nodes leads (see [`specialize`]).
     copy: Vec<Node>,
-    pending: Vec<u32>,
+    redirect: Vec<u32>,
+}
+
+/// The columns fixed across a block: a bit each (to test a tree's columns at once), a flag each, and the values.
+struct Fixed {
+    bits: Vec<u64>,
+    flags: Vec<bool>,
+    values: Vec<f32>,
 }
 
 impl<'r> BlockWalker<'r> {
@@ -256,13 +263,20 @@ impl<'r> BlockWalker<'r> {
     pub(crate) fn new(rows: &'r Rows, one_group: bool, usage: &ColumnUse) -> Self {
         let fixed = (one_group && rows.len() >= SPECIALIZE_MIN_ROWS)
             .then(|| rows.fixed_columns())
-            .filter(|(fixed, _)| usage.share(fixed) >= SPECIALIZE_MIN_SHARE);
+            .filter(|(bits, _)| usage.share(bits) >= SPECIALIZE_MIN_SHARE)
+            .map(|(bits, values)| Fixed {
+                flags: (0..values.len())
+                    .map(|c| bits[c / 64] & (1 << (c % 64)) != 0)
+                    .collect(),
+                bits,
+                values,
+            });
         Self {
             rows,
             leaf_of: Vec::new(),
             fixed,
             copy: Vec::new(),
-            pending: Vec::new(),
+            redirect: Vec::new(),
         }
     }
 
@@ -290,14 +304,16 @@ impl<'r> BlockWalker<'r> {
             return;
         }
         let nodes = match &self.fixed {
-            Some((fixed, values)) if fixed.iter().zip(&tree.columns).any(|(f, c)| f & c != 0) => {
-                if let Some(leaf) = specialize(
-                    &tree.nodes,
-                    fixed,
-                    values,
-                    &mut self.copy,
-                    &mut self.pending,
-                ) {
+            Some(fixed)
+                if fixed
+                    .bits
+                    .iter()
+                    .zip(&tree.columns)
+                    .any(|(f, c)| f & c != 0) =>
+            {
+                if let Some(leaf) =
+                    specialize(&tree.nodes, fixed, &mut self.copy, &mut self.redirect)
+                {
                     (0..n).for_each(|row| found(row, leaf as usize));
                     return;
                 }
@@ -324,51 +340,46 @@ impl<'r> BlockWalker<'r> {
     }
 }
 
-/// Copies `nodes` (a packed tree) into `copy` without the splits on `fixed` columns, each replaced by the child
-/// that the column's value in `values` leads to; `Some(leaf)` when that leaves no split at all. Children stay after
-/// their parents, and every child index of the copy is a split of the copy, as [`walk`] needs.
+/// Copies `nodes` (a packed tree) into `copy` with the splits on `fixed` columns bypassed: every child pointer that
+/// led to one leads to the node its fixed value picks instead (and on, through any further fixed splits), and the
+/// root is moved to index 0 when it changes. `Some(leaf)` (and `copy` empty) when the whole tree comes down to one
+/// leaf. Children stay
+/// after their parents, and every child index of the copy is a split of the copy, as [`walk`] needs; the bypassed
+/// splits stay in place, unreached.
+///
+/// One pass from the last node to the first, without a branch on the data (a copy per tree and block must cost far
+/// less than the walk it shortens): children come after their parents, so a node's children are already redirected
+/// when it is reached.
 fn specialize(
     nodes: &[Node],
-    fixed: &[u64],
-    values: &[f32],
+    fixed: &Fixed,
     copy: &mut Vec<Node>,
-    pending: &mut Vec<u32>,
+    redirect: &mut Vec<u32>,
 ) -> Option<u32> {
-    // Follows `child` down through the splits on fixed columns: the first split left to test, or a leaf.
-    let resolve = |mut child: u32| {
-        while child & LEAF == 0 {
-            let node = &nodes[child as usize];
-            let column = node.column as usize;
-            if fixed[column / 64] & (1 << (column % 64)) == 0 {
-                break;
-            }
-            let left = values[column] <= node.threshold; // as `step` decides
-            child = node.children[usize::from(!left)];
+    use std::hint::select_unpredictable as pick;
+    let n = nodes.len();
+    copy.clear();
+    copy.extend_from_slice(nodes);
+    redirect.clear();
+    redirect.resize(n, 0);
+    for at in (0..n).rev() {
+        let node = &mut copy[at];
+        for child in &mut node.children {
+            // A split child's redirection (computed: it comes after `at`); a leaf stays.
+            let to = redirect[(*child as usize).min(n - 1)];
+            *child = pick(*child & LEAF != 0, *child, to);
         }
-        child
-    };
-    let root = resolve(0);
+        let column = node.column as usize;
+        let left = fixed.values[column] <= node.threshold; // as `step` decides
+        let picked = node.children[usize::from(!left)];
+        redirect[at] = pick(fixed.flags[column], picked, at as u32);
+    }
+    let root = redirect[0];
     if root & LEAF != 0 {
+        copy.clear(); // nothing to walk
         return Some(root & !LEAF);
     }
-    copy.clear();
-    pending.clear();
-    copy.push(nodes[root as usize]);
-    pending.push(0);
-    while let Some(at) = pending.pop() {
-        for side in 0..2 {
-            // `copy[at]` still holds the original's child indices until this rewrites them.
-            let child = resolve(copy[at as usize].children[side]);
-            copy[at as usize].children[side] = if child & LEAF != 0 {
-                child
-            } else {
-                let next = copy.len() as u32;
-                copy.push(nodes[child as usize]);
-                pending.push(next);
-                next
-            };
-        }
-    }
+    copy[0] = copy[root as usize];
     None
 }
 
@@ -738,6 +749,22 @@ mod tests {
 
     const DERIVE: fn(&[f32], &mut [f32]) = |row, d| d[0] = row[0] + row[1];
 
+    /// The splits of a (specialized) tree a walk from node 0 can reach.
+    fn reachable_splits(nodes: &[Node]) -> usize {
+        let mut pending = if nodes.is_empty() { vec![] } else { vec![0u32] };
+        let mut count = 0;
+        while let Some(at) = pending.pop() {
+            count += 1;
+            pending.extend(
+                nodes[at as usize]
+                    .children
+                    .iter()
+                    .filter(|c| *c & LEAF == 0),
+            );
+        }
+        count
+    }
+
     /// Walks `values` through every tree with one walker (as a forest does) and checks each row's leaf against
     /// [`reference_leaf`]; returns how many trees the walker specialized and the splits their copies kept.
     fn walk_and_check(values: &[f32], label: &str) -> (usize, usize) {
@@ -765,10 +792,10 @@ mod tests {
             if walker
                 .fixed
                 .as_ref()
-                .is_some_and(|(f, _)| f.iter().any(|w| *w != 0))
+                .is_some_and(|f| f.bits.iter().any(|w| *w != 0))
             {
                 specialized += 1;
-                kept += walker.copy.len();
+                kept += reachable_splits(&walker.copy);
             }
         }
         (specialized, kept)

@@ -418,24 +418,29 @@ pub fn predict_file_with(
     let started = Instant::now();
     // Before anything is predicted (and handed to `on_chunk`), not after.
     check_output_format(output)?;
-    // The package loads (most of it parsing the engines' model files, one core) while the input is read and checked.
-    progress.step("load model and read input", 0);
-    let (package, input_read) = std::thread::scope(|scope| {
+    // The package loads (most of it parsing the engines' model files, one core) while the input is read and checked
+    // and its features are built.
+    progress.step("load model, read input, build features", 0);
+    let (package, prepared) = std::thread::scope(|scope| {
         let loading = scope.spawn(|| ModelPackage::load(package_dir));
-        let input_read = read_input(input)
-            .and_then(|frame| parse_input_rows(&frame, input).map(|rows| (frame, rows)));
+        let prepared = (|| {
+            let spec = ServingSpec::from_json(&ModelPackage::read_feature_spec(package_dir)?)?;
+            let frame = read_input(input)?;
+            let rows = parse_input_rows(&frame, input)?;
+            let features = spec.features.build(&rows)?;
+            Ok::<_, PipelineError>((spec, frame, rows, features))
+        })();
         let package = loading
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (package, input_read)
+        (package, prepared)
     });
+    // A broken package is reported before a bad input, as when they were read one after the other.
     let package = package?;
-    let (mut frame, rows) = input_read?;
-    let spec = ServingSpec::from_package(&package)?;
+    let (spec, mut frame, rows, features) = prepared?;
     progress.finish(&format!("{}; {} rows", package_dir.display(), rows.len()));
 
     progress.step("predict", rows.len() as u64);
-    let features = spec.features.build(&rows)?;
     let order = store_order(&rows);
     let mut predictions = vec![0.0; rows.len()];
     let mut first = 0;

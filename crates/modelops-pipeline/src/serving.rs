@@ -56,7 +56,20 @@ impl ServingSpec {
     /// # Errors
     /// [`PipelineError::Invalid`] when the package's `feature_spec.json` is not a modelops serving spec.
     pub fn from_package(package: &LoadedPackage) -> Result<Self, PipelineError> {
-        let spec: Self = serde_json::from_value(package.feature_spec.clone()).map_err(|e| {
+        Self::checked(serde_json::from_value(package.feature_spec.clone()))
+    }
+
+    /// Reads the spec out of the bytes of a package's `feature_spec.json`
+    /// ([`modelops_models::ModelPackage::read_feature_spec`]).
+    ///
+    /// # Errors
+    /// As [`ServingSpec::from_package`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, PipelineError> {
+        Self::checked(serde_json::from_slice(bytes))
+    }
+
+    fn checked(parsed: Result<Self, serde_json::Error>) -> Result<Self, PipelineError> {
+        let spec = parsed.map_err(|e| {
             PipelineError::Invalid(format!(
                 "the package's feature_spec.json is not a modelops serving spec ({e}); retrain the model with this \
                  version of modelops"

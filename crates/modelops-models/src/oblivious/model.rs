@@ -306,6 +306,10 @@ impl LeafIndex for u32 {
 }
 
 /// Adds every tree's leaf value to `out` for the `n` rows of column-major `columns`.
+///
+/// A column whose bins are all equal in the chunk — a store's attributes when the chunk is one store's rows, the
+/// calendar when it is one day's stores — decides each of its levels alike for every row: that level's bit is set
+/// once for the whole chunk instead of row by row. Same leaf indices, same sums.
 #[inline(always)]
 fn add_leaf_values<L: LeafIndex>(
     trees: &[ObliviousTree],
@@ -313,10 +317,31 @@ fn add_leaf_values<L: LeafIndex>(
     n: usize,
     out: &mut [f64],
 ) {
+    if n == 0 {
+        return;
+    }
+    let fixed: Vec<Option<u8>> = columns
+        .chunks_exact(n)
+        .map(|column| {
+            column
+                .iter()
+                .all(|&bin| bin == column[0])
+                .then_some(column[0])
+        })
+        .collect();
     let mut leaves = vec![L::default(); n];
     for tree in trees {
-        leaves.fill(L::default());
+        let mut common = L::default();
         for (depth, split) in tree.splits.iter().enumerate() {
+            if let Some(bin) = fixed[split.feature] {
+                common |= L::from(split.holds(bin)) << depth;
+            }
+        }
+        leaves.fill(common);
+        for (depth, split) in tree.splits.iter().enumerate() {
+            if fixed[split.feature].is_some() {
+                continue;
+            }
             let column = &columns[split.feature * n..(split.feature + 1) * n];
             let threshold = split.threshold;
             // Two loops rather than `holds` per byte: the test is the same for the whole column.
@@ -411,7 +436,15 @@ mod tests {
             state ^= state << 5;
             state
         };
-        let bins: Vec<u8> = (0..rows * nf).map(|_| (next() % 7) as u8).collect();
+        // Column 1 holds one bin per chunk and column 3 one bin throughout (a store's attributes in a chunk of its
+        // rows): the column path sets their levels once per chunk.
+        let bins: Vec<u8> = (0..rows * nf)
+            .map(|i| match i % nf {
+                1 => (i / nf / ROW_CHUNK % 7) as u8,
+                3 => 4,
+                _ => (next() % 7) as u8,
+            })
+            .collect();
         let trees: Vec<ObliviousTree> = (0..40)
             .map(|t| {
                 let depth = 1 + t % 6;
