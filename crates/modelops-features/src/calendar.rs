@@ -50,10 +50,22 @@ pub fn parse_day(text: &str) -> Option<Day> {
 
 /// Formats a day as `YYYY-MM-DD`.
 pub fn format_day(day: Day) -> String {
-    date_of(day).map_or_else(
-        || format!("day {day}"),
-        |d| d.format("%Y-%m-%d").to_string(),
-    )
+    match date_of(day) {
+        // Years 0..=9999 digit by digit (the prediction log writes one per row); others through chrono.
+        Some(d) if (0..=9999).contains(&d.year()) => {
+            let digit = |n: u32, scale: u32| char::from(b'0' + (n / scale % 10) as u8);
+            let (year, month, day) = (d.year() as u32, d.month(), d.day());
+            let mut text = String::with_capacity(10);
+            text.extend([1000, 100, 10, 1].map(|scale| digit(year, scale)));
+            text.push('-');
+            text.extend([10, 1].map(|scale| digit(month, scale)));
+            text.push('-');
+            text.extend([10, 1].map(|scale| digit(day, scale)));
+            text
+        }
+        Some(d) => d.format("%Y-%m-%d").to_string(),
+        None => format!("day {day}"),
+    }
 }
 
 /// Calendar parts of one day, computed once per row.
@@ -158,6 +170,20 @@ mod tests {
             assert_eq!(parse_day(text), chrono(text), "{text:?}");
         }
         assert!(parse_day("2015-06-20").is_some());
+    }
+
+    #[test]
+    fn days_are_formatted_as_chrono_does() {
+        let first = d("0000-01-01");
+        let last = d("9999-12-31");
+        let days = (first - 3..first + 400)
+            .chain((d("1969-01-01")..d("2031-01-01")).step_by(7))
+            .chain([d("2016-02-29"), last - 1, last, last + 1, last + 400]);
+        for day in days {
+            let chrono = date_of(day).map(|d| d.format("%Y-%m-%d").to_string());
+            assert_eq!(Some(format_day(day)), chrono, "day {day}");
+            assert_eq!(parse_day(&format_day(day)), Some(day));
+        }
     }
 
     #[test]

@@ -280,14 +280,52 @@ impl<'r> BlockWalker<'r> {
         }
     }
 
+    /// Adds each row's leaf value in `tree` (`leaves[leaf]`) to its entry of `out` (one per row).
+    ///
+    /// # Panics
+    /// As [`BlockWalker::leaves`], or when `out` is shorter than the block or `leaves` than the tree's leaves.
+    #[inline]
+    pub(crate) fn add_leaf_values<T: Copy + std::ops::AddAssign>(
+        &mut self,
+        tree: &PackedTree,
+        leaves: &[T],
+        out: &mut [T],
+    ) {
+        let out = &mut out[..self.rows.len()];
+        match self.leaves(tree) {
+            // A loop the compiler vectorises: a tree a block's fixed columns decide entirely, or a stump.
+            Reached::One(leaf) => {
+                let value = leaves[leaf];
+                out.iter_mut().for_each(|sum| *sum += value);
+            }
+            Reached::Each(nodes) => {
+                for (sum, &node) in out.iter_mut().zip(nodes) {
+                    *sum += leaves[(node & !LEAF) as usize];
+                }
+            }
+        }
+    }
+
     /// Calls `found(row, leaf)` for every row, in row order.
+    #[cfg(test)]
+    fn for_each_leaf(&mut self, tree: &PackedTree, mut found: impl FnMut(usize, usize)) {
+        match self.leaves(tree) {
+            Reached::One(leaf) => (0..self.rows.len()).for_each(|row| found(row, leaf)),
+            Reached::Each(nodes) => {
+                for (row, &node) in nodes.iter().enumerate() {
+                    found(row, (node & !LEAF) as usize);
+                }
+            }
+        }
+    }
+
+    /// The leaf every row reaches in `tree`.
     ///
     /// # Panics
     /// When the rows are narrower than the tree's splits need (widened from fewer features or derived columns than
     /// given to [`PackedTree::new`]) — a bug in the forest, which builds both — or number 2^31 or more (a block is
     /// [`crate::PREDICT_BLOCK_ROWS`]).
-    #[inline]
-    pub(crate) fn for_each_leaf(&mut self, tree: &PackedTree, mut found: impl FnMut(usize, usize)) {
+    fn leaves(&mut self, tree: &PackedTree) -> Reached<'_> {
         let rows = self.rows;
         assert!(
             rows.width >= tree.width
@@ -300,8 +338,7 @@ impl<'r> BlockWalker<'r> {
         );
         let n = rows.len();
         if tree.nodes.is_empty() {
-            (0..n).for_each(|row| found(row, 0));
-            return;
+            return Reached::One(0);
         }
         let nodes = match &self.fixed {
             Some(fixed)
@@ -314,30 +351,35 @@ impl<'r> BlockWalker<'r> {
                 if let Some(leaf) =
                     specialize(&tree.nodes, fixed, &mut self.copy, &mut self.redirect)
                 {
-                    (0..n).for_each(|row| found(row, leaf as usize));
-                    return;
+                    return Reached::One(leaf as usize);
                 }
                 &self.copy[..]
             }
             _ => &tree.nodes[..],
         };
         let values = &rows.values[..];
+        self.leaf_of.clear();
         if n < LANES {
             // Too few rows to fill the lanes (a one-row request): one at a time.
             for row in 0..n {
                 // SAFETY: the root is a split (`nodes` is not empty); the row lies in `values` (asserted above).
-                let leaf = unsafe { finish(nodes, 0, values, row * rows.width) };
-                found(row, (leaf & !LEAF) as usize);
+                self.leaf_of
+                    .push(unsafe { finish(nodes, 0, values, row * rows.width) });
             }
-            return;
+        } else {
+            self.leaf_of.resize(n + LANES, 0);
+            walk(nodes, rows, &mut self.leaf_of);
         }
-        self.leaf_of.clear();
-        self.leaf_of.resize(n + LANES, 0);
-        walk(nodes, rows, &mut self.leaf_of);
-        for (row, &leaf) in self.leaf_of[..n].iter().enumerate() {
-            found(row, (leaf & !LEAF) as usize);
-        }
+        Reached::Each(&self.leaf_of[..n])
     }
+}
+
+/// Where a block's rows end in a tree.
+enum Reached<'a> {
+    /// Every row in this leaf.
+    One(usize),
+    /// Each row's leaf node (`LEAF | leaf`).
+    Each(&'a [u32]),
 }
 
 /// Copies `nodes` (a packed tree) into `copy` with the splits on `fixed` columns bypassed: every child pointer that

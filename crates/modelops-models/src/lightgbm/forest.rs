@@ -290,9 +290,7 @@ impl Forest {
         let mut out = vec![0.0f64; rows];
         let mut walker = BlockWalker::new(&inputs, block.one_group, &self.usage);
         for tree in &self.trees {
-            walker.for_each_leaf(&tree.packed, |row, leaf| {
-                out[row] += tree.leaves[leaf];
-            });
+            walker.add_leaf_values(&tree.packed, &tree.leaves, &mut out);
         }
         out
     }

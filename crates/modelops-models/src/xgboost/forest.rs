@@ -122,9 +122,7 @@ impl Forest {
         let mut out = vec![self.base_score; rows];
         let mut walker = BlockWalker::new(&inputs, block.one_group, &self.usage);
         for tree in &self.trees {
-            walker.for_each_leaf(&tree.packed, |row, leaf| {
-                out[row] += tree.leaves[leaf];
-            });
+            walker.add_leaf_values(&tree.packed, &tree.leaves, &mut out);
         }
         out.into_iter().map(f64::from).collect()
     }
