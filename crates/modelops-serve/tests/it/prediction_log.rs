@@ -277,13 +277,28 @@ async fn an_older_logs_store_and_date_indexes_are_dropped() {
 
 #[tokio::test]
 async fn a_write_longer_than_one_insert_keeps_every_row_and_timestamp_in_order() {
-    use chrono::TimeZone;
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite://{}", dir.path().join("long.db").display());
-    let log = PredictionLog::open(&uri).await.unwrap();
-    // 450 rows: statements of 200, 200 and 50 rows; two batches whose timestamps change inside the second one.
+    long_write(&uri).await;
+    match std::env::var("MODELOPS_TEST_POSTGRES_URL") {
+        Ok(url) => long_write(&url).await,
+        Err(_) if std::env::var("MODELOPS_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
+            panic!("MODELOPS_TEST_POSTGRES_URL is not set but MODELOPS_REQUIRE_EXTERNAL=1")
+        }
+        Err(_) => eprintln!("PostgreSQL part skipped: MODELOPS_TEST_POSTGRES_URL is not set"),
+    }
+}
+
+/// 450 rows: statements of 200, 200 and 50 rows; two batches (ids, timestamps, model versions) that meet inside the
+/// second statement. Every column of every row reads back as written, in order.
+async fn long_write(uri: &str) {
+    use chrono::TimeZone;
+    let log = PredictionLog::open(uri).await.unwrap();
     let first = chrono::Utc.with_ymd_and_hms(2015, 6, 20, 8, 0, 0).unwrap();
     let second = first + chrono::Duration::milliseconds(1500);
+    // Batch ids of this run only (a PostgreSQL database is shared by the tests).
+    let tag = uuid::Uuid::new_v4().to_string();
+    let (a, b) = (format!("{tag}-a"), format!("{tag}-b"));
     let label = LogLabel {
         source: "batch".into(),
         model_name: "m".into(),
@@ -292,35 +307,44 @@ async fn a_write_longer_than_one_insert_keeps_every_row_and_timestamp_in_order()
     };
     let records: Vec<modelops_serve::PredictionRecord> = (0..450u32)
         .map(|i| modelops_serve::PredictionRecord {
-            batch_id: if i < 300 { "a" } else { "b" }.into(),
+            batch_id: if i < 300 { a.clone() } else { b.clone() },
             logged_at: if i < 300 { first } else { second },
-            label: label.clone(),
+            label: if i < 300 {
+                label.clone()
+            } else {
+                LogLabel {
+                    model_version: "4".into(),
+                    ..label.clone()
+                }
+            },
             store_id: i + 1,
-            date: "2015-06-20".into(),
-            day_of_week: 6,
-            open: true,
+            date: format!("2015-06-{:02}", 20 + i % 7),
+            day_of_week: (6 + i % 7 - 1) as u8 % 7 + 1,
+            open: i % 5 != 0,
             promo: i % 2 == 0,
-            state_holiday: "0".into(),
-            school_holiday: false,
+            state_holiday: ["0", "a", "b", "c"][i as usize % 4].into(),
+            school_holiday: i % 3 == 0,
             month: 6,
             year: 2015,
-            store_type: "a".into(),
-            assortment: "c".into(),
-            competition_distance: 100.0,
-            promo2: false,
-            is_promo2_active: false,
+            store_type: ["a", "b", "c", "d"][i as usize % 4].into(),
+            assortment: ["a", "b", "c"][i as usize % 3].into(),
+            competition_distance: f64::from(i) * 10.0,
+            promo2: i % 2 == 1,
+            is_promo2_active: i % 4 == 1,
             prediction: f64::from(i) * 1.5,
-            response_time_ms: 2.0,
+            response_time_ms: 2.0 + f64::from(i % 3),
         })
         .collect();
     log.write(&records).await.unwrap();
-    let logged = log.predictions_since(None).await.unwrap();
+    let logged: Vec<_> = log
+        .predictions_since(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.batch_id.starts_with(&tag))
+        .collect();
     assert_eq!(logged.len(), 450);
-    for (i, r) in logged.iter().enumerate() {
-        let i = i as u32;
-        assert_eq!(r.store_id, i + 1);
-        assert_eq!(r.prediction, f64::from(i) * 1.5);
-        assert_eq!(r.logged_at, if i < 300 { first } else { second });
-        assert_eq!(r.batch_id, if i < 300 { "a" } else { "b" });
+    for (got, want) in logged.iter().zip(&records) {
+        assert_eq!(got, want);
     }
 }
