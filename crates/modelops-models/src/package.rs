@@ -412,14 +412,7 @@ impl ModelPackage {
         let Some(file) = &flavor.reference_profile else {
             return Ok(None);
         };
-        let expected = flavor
-            .checksums
-            .get(file)
-            .ok_or_else(|| ModelError::Format {
-                path: dir.join(MANIFEST_FILE),
-                reason: format!("{file} has no checksum in the manifest"),
-            })?;
-        let (path, bytes) = read_verified(dir, file, expected)?;
+        let (path, bytes) = read_verified(dir, file, checksum(dir, flavor, file)?)?;
         String::from_utf8(bytes)
             .map(Some)
             .map_err(|e| ModelError::Format {
@@ -437,14 +430,7 @@ impl ModelPackage {
         let manifest = Self::read_manifest(dir)?;
         let flavor = &manifest.flavors.modelops_ensemble;
         let file = &flavor.feature_spec;
-        let expected = flavor
-            .checksums
-            .get(file)
-            .ok_or_else(|| ModelError::Format {
-                path: dir.join(MANIFEST_FILE),
-                reason: format!("{file} has no checksum in the manifest"),
-            })?;
-        Ok(read_verified(dir, file, expected)?.1)
+        Ok(read_verified(dir, file, checksum(dir, flavor, file)?)?.1)
     }
 
     /// Loads the package at `dir` after verifying every file's checksum.
@@ -463,12 +449,7 @@ impl ModelPackage {
             read_verified(dir, file, expected)?;
         }
         let listed = |file: &str| -> Result<PathBuf, ModelError> {
-            if !flavor.checksums.contains_key(file) {
-                return Err(ModelError::Format {
-                    path: dir.join(MANIFEST_FILE),
-                    reason: format!("{file} has no checksum in the manifest"),
-                });
-            }
+            checksum(dir, flavor, file)?;
             safe_join(dir, file)
         };
 
@@ -516,6 +497,21 @@ impl ModelPackage {
             lineage,
         })
     }
+}
+
+/// The manifest's checksum of `file` in the package at `dir`.
+///
+/// # Errors
+/// [`ModelError::Format`] when the manifest lists no checksum for it.
+fn checksum<'a>(dir: &Path, flavor: &'a EnsembleFlavor, file: &str) -> Result<&'a str, ModelError> {
+    flavor
+        .checksums
+        .get(file)
+        .map(String::as_str)
+        .ok_or_else(|| ModelError::Format {
+            path: dir.join(MANIFEST_FILE),
+            reason: format!("{file} has no checksum in the manifest"),
+        })
 }
 
 /// Reads `file` of the package at `dir` and checks its SHA-256 against `expected`: its path and bytes.
