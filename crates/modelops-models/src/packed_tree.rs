@@ -249,7 +249,8 @@ pub(crate) struct BlockWalker<'r> {
     redirect: Vec<u32>,
 }
 
-/// The columns fixed across a block: a bit each (to test a tree's columns at once), a flag each, and the values.
+/// The columns fixed across a block: a bit each (to test a tree's columns at once), a flag each (for the copy's
+/// per-node test), and the first row's values.
 struct Fixed {
     bits: Vec<u64>,
     flags: Vec<bool>,
@@ -263,14 +264,7 @@ impl<'r> BlockWalker<'r> {
     pub(crate) fn new(rows: &'r Rows, one_group: bool, usage: &ColumnUse) -> Self {
         let fixed = (one_group && rows.len() >= SPECIALIZE_MIN_ROWS)
             .then(|| rows.fixed_columns())
-            .filter(|(bits, _)| usage.share(bits) >= SPECIALIZE_MIN_SHARE)
-            .map(|(bits, values)| Fixed {
-                flags: (0..values.len())
-                    .map(|c| bits[c / 64] & (1 << (c % 64)) != 0)
-                    .collect(),
-                bits,
-                values,
-            });
+            .filter(|fixed| usage.share(&fixed.bits) >= SPECIALIZE_MIN_SHARE);
         Self {
             rows,
             leaf_of: Vec::new(),
@@ -385,9 +379,8 @@ enum Reached<'a> {
 /// Copies `nodes` (a packed tree) into `copy` with the splits on `fixed` columns bypassed: every child pointer that
 /// led to one leads to the node its fixed value picks instead (and on, through any further fixed splits), and the
 /// root is moved to index 0 when it changes. `Some(leaf)` (and `copy` empty) when the whole tree comes down to one
-/// leaf. Children stay
-/// after their parents, and every child index of the copy is a split of the copy, as [`walk`] needs; the bypassed
-/// splits stay in place, unreached.
+/// leaf. Children stay after their parents, and every child index of the copy is a split of the copy, as [`walk`]
+/// needs; the bypassed splits stay in place, unreached.
 ///
 /// One pass from the last node to the first, without a branch on the data (a copy per tree and block must cost far
 /// less than the walk it shortens): children come after their parents, so a node's children are already redirected
@@ -548,21 +541,25 @@ impl Rows {
         self.n_rows
     }
 
-    /// The columns whose value is the same in every row (bit for bit), a bit each, and the first row's values.
-    fn fixed_columns(&self) -> (Vec<u64>, Vec<f32>) {
+    /// The columns whose value is the same in every row (bit for bit).
+    fn fixed_columns(&self) -> Fixed {
         let width = self.width;
-        let first = self.values[..width.min(self.values.len())].to_vec();
-        let mut same = vec![true; first.len()];
+        let values = self.values[..width.min(self.values.len())].to_vec();
+        let mut flags = vec![true; values.len()];
         for row in self.values[..self.n_rows * width].chunks_exact(width.max(1)) {
-            for ((same, v), f) in same.iter_mut().zip(row).zip(&first) {
-                *same &= v.to_bits() == f.to_bits();
+            for ((same, v), first) in flags.iter_mut().zip(row).zip(&values) {
+                *same &= v.to_bits() == first.to_bits();
             }
         }
-        let mut fixed = vec![0u64; width.div_ceil(64)];
-        for (column, _) in same.iter().enumerate().filter(|(_, s)| **s) {
-            fixed[column / 64] |= 1 << (column % 64);
+        let mut bits = vec![0u64; width.div_ceil(64)];
+        for (column, _) in flags.iter().enumerate().filter(|(_, same)| **same) {
+            bits[column / 64] |= 1 << (column % 64);
         }
-        (fixed, first)
+        Fixed {
+            bits,
+            flags,
+            values,
+        }
     }
 }
 
