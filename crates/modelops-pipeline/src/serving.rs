@@ -110,29 +110,28 @@ pub fn predict_sales(
     let open: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].open).collect();
     let stores: Vec<u32> = open.iter().map(|&i| rows[i].store).collect();
     let groups = store_runs(&stores);
-    let members = if open.len() == features.n_rows() && groups.is_none() {
-        ensemble.predict_members(features)?
+    let all_open = open.len() == features.n_rows();
+    let selected;
+    let matrix = if all_open && groups.is_none() {
+        features
     } else {
-        let mut selected = features.select_rows(&open);
+        let mut rows = features.select_rows(&open);
         if let Some(ends) = groups {
-            selected.set_row_groups(ends)?;
+            rows.set_row_groups(ends)?;
         }
-        let predicted = ensemble.predict_members(&selected)?;
-        if open.len() == features.n_rows() {
-            predicted
-        } else {
-            predicted
-                .into_iter()
-                .map(|(engine, raw)| {
-                    let mut all = vec![0.0; features.n_rows()];
-                    for (&i, v) in open.iter().zip(raw) {
-                        all[i] = v;
-                    }
-                    (engine, all)
-                })
-                .collect()
-        }
+        selected = rows;
+        &selected
     };
+    let mut members = ensemble.predict_members(matrix)?;
+    if !all_open {
+        for (_, raw) in &mut members {
+            let mut all = vec![0.0; features.n_rows()];
+            for (&i, &v) in open.iter().zip(raw.iter()) {
+                all[i] = v;
+            }
+            *raw = all;
+        }
+    }
     let mut per_engine = Vec::with_capacity(members.len());
     for (engine, raw) in members {
         let mut sales: Vec<f64> = raw.into_iter().map(|v| transform.inverse(v)).collect();
@@ -153,13 +152,10 @@ fn store_runs(stores: &[u32]) -> Option<Vec<usize>> {
     let ends: Vec<usize> = (1..=stores.len())
         .filter(|&i| i == stores.len() || stores[i] != stores[i - 1])
         .collect();
-    let longest = std::iter::once(0)
-        .chain(ends.iter().copied())
-        .collect::<Vec<_>>()
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .max()?;
-    (longest >= modelops_models::GROUP_BLOCK_MIN_ROWS).then_some(ends)
+    let longest = ends
+        .iter()
+        .scan(0, |start, &end| Some(end - std::mem::replace(start, end)));
+    (longest.max()? >= modelops_models::GROUP_BLOCK_MIN_ROWS).then_some(ends)
 }
 
 /// Sales predictions of one batch.
