@@ -431,6 +431,16 @@ left_child=-1 -2\nright_child=1 -3\nleaf_value=10 20 30\ncat_boundaries=0 1\ncat
 is_linear=0\nshrinkage=1\n\n\nTree=1\nnum_leaves=1\nnum_cat=0\nleaf_value=0.5\nis_linear=0\nshrinkage=1\n\n\n\
 end of trees\n";
 
+    /// The forest's predictions for rows of two features, as one block.
+    fn predict_rows(forest: &Forest, rows: &[[f32; 2]]) -> Vec<f64> {
+        let values: Vec<f32> = rows.iter().flatten().copied().collect();
+        forest.predict(RowBlock {
+            values: &values,
+            n_rows: rows.len(),
+            one_group: false,
+        })
+    }
+
     #[test]
     fn decisions_follow_lightgbm() {
         let forest = Forest::compile(TWO_TREES).unwrap().unwrap();
@@ -445,12 +455,7 @@ end of trees\n";
             [f32::NAN, 40.0],
             [1.5, 1.0],
         ];
-        let values: Vec<f32> = rows.iter().flatten().copied().collect();
-        let predicted = forest.predict(RowBlock {
-            values: &values,
-            n_rows: rows.len(),
-            one_group: false,
-        });
+        let predicted = predict_rows(&forest, &rows);
         assert_eq!(predicted, vec![10.5, 10.5, 20.5, 20.5, 30.5, 20.5, 20.5]);
     }
 
@@ -483,12 +488,7 @@ end of trees\n";
             [2.0, 5.0],
             [2.0, 0.0],
         ];
-        let values: Vec<f32> = rows.iter().flatten().copied().collect();
-        let predicted = forest.predict(RowBlock {
-            values: &values,
-            n_rows: rows.len(),
-            one_group: false,
-        });
+        let predicted = predict_rows(&forest, &rows);
         // LightGBM reads |v| <= kZeroThreshold as 0.0 before deciding.
         let read = |v: f32| f64::from(as_read(v));
         let expected: Vec<f64> = rows
