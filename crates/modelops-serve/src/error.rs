@@ -29,7 +29,7 @@ pub enum ServeError {
         context: String,
         /// The cause.
         #[source]
-        source: sqlx::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A caller-supplied value is unusable; the text says what to change.
     #[error("{0}")]
@@ -37,9 +37,16 @@ pub enum ServeError {
 }
 
 impl ServeError {
-    pub(crate) fn log(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Self {
+    /// Wraps a database error (sqlx's, or rusqlite's on the batch log's SQLite path) with what was being done.
+    pub(crate) fn log<E>(context: impl Into<String>) -> impl FnOnce(E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let context = context.into();
-        move |source| Self::Log { context, source }
+        move |source| Self::Log {
+            context,
+            source: Box::new(source),
+        }
     }
 }
 
