@@ -15,9 +15,7 @@
 //! transformed) are not compiled and keep LightGBM's own predictor.
 
 use crate::matrix::RowBlock;
-use crate::packed_tree::{
-    BlockWalker, Child, ColumnUse, PackedTree, Rows, Split, Test, round_down,
-};
+use crate::packed_tree::{BlockWalker, Child, PackedTree, Rows, Split, Test, round_down};
 
 /// LightGBM's `kZeroThreshold` (a `float` literal, compared as `double`).
 const ZERO_THRESHOLD: f64 = ZERO_THRESHOLD_F32 as f64;
@@ -207,8 +205,6 @@ pub(crate) struct Forest {
     trees: Vec<Tree>,
     n_features: usize,
     derived: Vec<Derived>,
-    /// Which columns the splits read, for specializing blocks ([`BlockWalker`]).
-    usage: ColumnUse,
 }
 
 impl Forest {
@@ -263,9 +259,7 @@ impl Forest {
         if trees.is_empty() {
             return Err("the model text has no trees".into());
         }
-        let usage = ColumnUse::of(trees.iter().map(|t| &t.packed));
         Ok(Some(Self {
-            usage,
             trees,
             n_features,
             derived: derived.columns,
@@ -288,7 +282,7 @@ impl Forest {
             },
         );
         let mut out = vec![0.0f64; rows];
-        let mut walker = BlockWalker::new(&inputs, block.one_group, &self.usage);
+        let mut walker = BlockWalker::new(&inputs, block.one_group);
         for tree in &self.trees {
             walker.add_leaf_values(&tree.packed, &tree.leaves, &mut out);
         }
@@ -375,11 +369,6 @@ fn parse_tree(
             Child::Leaf((!c) as usize)
         }
     };
-    // Training rows per split: only weighs the splits for specializing blocks, so a model without it still packs.
-    let counts: Vec<f64> = numbers(fields, "internal_count")
-        .ok()
-        .filter(|c: &Vec<f64>| c.len() == n_nodes)
-        .unwrap_or_default();
     let mut splits = Vec::with_capacity(n_nodes);
     for i in 0..n_nodes {
         let decision = u8::try_from(decisions[i])
@@ -411,7 +400,6 @@ fn parse_tree(
             test,
             left: child(left[i]),
             right: child(right[i]),
-            cover: counts.get(i).copied().unwrap_or(0.0),
         });
     }
     Ok(Tree {

@@ -12,7 +12,7 @@
 //! objectives whose output is transformed) are not compiled and keep XGBoost's predictor.
 
 use crate::matrix::RowBlock;
-use crate::packed_tree::{BlockWalker, Child, ColumnUse, PackedTree, Rows, Split, Test};
+use crate::packed_tree::{BlockWalker, Child, PackedTree, Rows, Split, Test};
 use serde_json::Value;
 
 /// Objectives whose prediction is the raw margin.
@@ -36,8 +36,6 @@ pub(crate) struct Forest {
     trees: Vec<Tree>,
     base_score: f32,
     n_features: usize,
-    /// Which columns the splits read, for specializing blocks ([`BlockWalker`]).
-    usage: ColumnUse,
 }
 
 fn field<'a>(value: &'a Value, path: &[&str]) -> Result<&'a Value, String> {
@@ -105,9 +103,7 @@ impl Forest {
                 None => return Ok(None),
             }
         }
-        let usage = ColumnUse::of(trees.iter().map(|t| &t.packed));
         Ok(Some(Self {
-            usage,
             trees,
             base_score,
             n_features,
@@ -120,7 +116,7 @@ impl Forest {
         let width = self.n_features;
         let inputs = Rows::widen(&values[..rows * width], width, |v| v, 0, |_, _| {});
         let mut out = vec![self.base_score; rows];
-        let mut walker = BlockWalker::new(&inputs, block.one_group, &self.usage);
+        let mut walker = BlockWalker::new(&inputs, block.one_group);
         for tree in &self.trees {
             walker.add_leaf_values(&tree.packed, &tree.leaves, &mut out);
         }
@@ -175,11 +171,6 @@ fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Tree>, String> {
             n_splits += 1;
         }
     }
-    // Training cover per node: only weighs the splits for specializing blocks, so a model without it still packs.
-    let cover: Vec<f64> = numbers("sum_hessian")
-        .ok()
-        .filter(|c| c.len() == n)
-        .unwrap_or_default();
     let mut splits = Vec::with_capacity(n_splits);
     let mut leaves = Vec::with_capacity(n_leaves);
     for i in 0..n {
@@ -208,7 +199,6 @@ fn parse_tree(tree: &Value, n_features: usize) -> Result<Option<Tree>, String> {
             },
             left: number[l as usize],
             right: number[r as usize],
-            cover: cover.get(i).copied().unwrap_or(0.0),
         });
     }
     Ok(Some(Tree {
