@@ -32,9 +32,6 @@ pub struct RowBlock<'a> {
     pub values: &'a [f32],
     /// Rows in the block.
     pub n_rows: usize,
-    /// Whether the rows are all one group's ([`FeatureMatrix::set_row_groups`]): many of their columns hold one
-    /// value, which the compiled forests exploit.
-    pub one_group: bool,
 }
 
 /// Rows × features, row-major `f32`, with a name and a kind per column.
@@ -141,14 +138,13 @@ impl FeatureMatrix {
     /// The rows each block covers: [`PREDICT_BLOCK_ROWS`]-row blocks, or, when the rows are grouped, a block (or
     /// equal blocks of at most [`GROUP_BLOCK_MAX_ROWS`]) per group of [`GROUP_BLOCK_MIN_ROWS`] or more rows, the
     /// smaller groups between them packed into blocks of at most [`PREDICT_BLOCK_ROWS`].
-    /// Each block's rows, and whether they are all one group's.
-    fn blocks(&self) -> Vec<(std::ops::Range<usize>, bool)> {
+    fn blocks(&self) -> Vec<std::ops::Range<usize>> {
         let mut blocks = Vec::new();
         let pack = |blocks: &mut Vec<_>, rows: std::ops::Range<usize>| {
             let mut first = rows.start;
             while first < rows.end {
                 let end = (first + PREDICT_BLOCK_ROWS).min(rows.end);
-                blocks.push((first..end, false));
+                blocks.push(first..end);
                 first = end;
             }
         };
@@ -159,12 +155,9 @@ impl FeatureMatrix {
             if len >= GROUP_BLOCK_MIN_ROWS {
                 pack(&mut blocks, loose..start);
                 let pieces = len.div_ceil(GROUP_BLOCK_MAX_ROWS);
-                blocks.extend((0..pieces).map(|k| {
-                    (
-                        start + k * len / pieces..start + (k + 1) * len / pieces,
-                        true,
-                    )
-                }));
+                blocks.extend(
+                    (0..pieces).map(|k| start + k * len / pieces..start + (k + 1) * len / pieces),
+                );
                 loose = end;
             }
             start = end;
@@ -188,13 +181,12 @@ impl FeatureMatrix {
         use rayon::prelude::*;
         let width = self.names.len();
         let blocks = self.blocks();
-        let block = |(rows, one_group): (std::ops::Range<usize>, bool)| RowBlock {
+        let block = |rows: std::ops::Range<usize>| RowBlock {
             values: &self.values[rows.start * width..rows.end * width],
             n_rows: rows.len(),
-            one_group,
         };
         if blocks.len() <= 1 {
-            let rows = blocks.into_iter().next().unwrap_or((0..self.n_rows, false));
+            let rows = blocks.into_iter().next().unwrap_or(0..self.n_rows);
             return predict_block(block(rows));
         }
         let predicted: Vec<Vec<f64>> = blocks
@@ -286,31 +278,20 @@ mod tests {
         // Small groups (10, 5 rows) share blocks; a group of 64 is one block, one of 2,500 three equal ones.
         let mut m = column(3_079);
         m.set_row_groups(vec![10, 74, 2_574, 2_579, 3_079]).unwrap();
-        let blocks: Vec<(usize, usize, bool)> = m
-            .blocks()
-            .into_iter()
-            .map(|(rows, one)| (rows.start, rows.end, one))
-            .collect();
         assert_eq!(
-            blocks,
+            m.blocks(),
             [
-                (0, 10, false),
-                (10, 74, true),
-                (74, 907, true),
-                (907, 1740, true),
-                (1740, 2574, true),
-                (2574, 2579, false),
-                (2579, 3079, true),
+                0..10,
+                10..74,
+                74..907,
+                907..1740,
+                1740..2574,
+                2574..2579,
+                2579..3079
             ]
         );
-        // Ungrouped rows: blocks of PREDICT_BLOCK_ROWS, none one group.
-        let plain = column(1_100).blocks();
-        assert_eq!(plain.len(), 3);
-        assert!(
-            plain
-                .iter()
-                .all(|(rows, one)| rows.len() <= PREDICT_BLOCK_ROWS && !one)
-        );
+        // Ungrouped rows: blocks of PREDICT_BLOCK_ROWS.
+        assert_eq!(column(1_100).blocks(), [0..512, 512..1024, 1024..1100]);
         // Every row is predicted once, in row order, grouped or not.
         let echo = |block: RowBlock<'_>| Ok(block.values.iter().map(|&v| f64::from(v)).collect());
         let expected: Vec<f64> = (0..3_079).map(f64::from).collect();

@@ -282,7 +282,7 @@ impl Forest {
             },
         );
         let mut out = vec![0.0f64; rows];
-        let mut walker = BlockWalker::new(&inputs, block.one_group);
+        let mut walker = BlockWalker::new(&inputs);
         for tree in &self.trees {
             walker.add_leaf_values(&tree.packed, &tree.leaves, &mut out);
         }
@@ -425,7 +425,6 @@ end of trees\n";
         forest.predict(RowBlock {
             values: &values,
             n_rows: rows.len(),
-            one_group: false,
         })
     }
 

@@ -116,7 +116,7 @@ impl Forest {
         let width = self.n_features;
         let inputs = Rows::widen(&values[..rows * width], width, |v| v, 0, |_, _| {});
         let mut out = vec![self.base_score; rows];
-        let mut walker = BlockWalker::new(&inputs, block.one_group);
+        let mut walker = BlockWalker::new(&inputs);
         for tree in &self.trees {
             walker.add_leaf_values(&tree.packed, &tree.leaves, &mut out);
         }
@@ -239,7 +239,6 @@ mod tests {
         let block = RowBlock {
             values: &values,
             n_rows: 4,
-            one_group: false,
         };
         assert_eq!(forest.predict(block), vec![10.75, 20.75, 20.75, 10.75]);
     }
