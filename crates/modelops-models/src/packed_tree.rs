@@ -168,8 +168,8 @@ pub(crate) struct BlockWalker<'r> {
     redirect: Vec<u32>,
 }
 
-/// What a block's rows hold in each widened column: the lowest and highest value other than `NaN` (`+inf` and
-/// `-inf` when every value is `NaN`), and whether any value is `NaN`.
+/// What a block's rows hold in each widened column: the lowest and highest value other than `NaN` (when every value
+/// is `NaN`, lowest `+inf` and highest `-inf`: no split can then send the rows left), and whether any is `NaN`.
 struct Ranges {
     low: Vec<f32>,
     high: Vec<f32>,
