@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use modelops_features::calendar::{calendar_parts, format_day, parse_day};
+use modelops_features::calendar::{CalendarParts, calendar_parts, format_day, parse_day};
 use modelops_features::table::{NO_COMPETITOR_SENTINEL, StoreTable};
 use modelops_features::{FeatureSpec, InputRow};
 use modelops_models::FeatureMatrix;
@@ -42,6 +42,78 @@ pub const MAX_ROWS_PER_WRITE: usize = 2000;
 const ROWS_PER_INSERT: usize = 200;
 /// Requests' row batches the writer queue holds before new ones are dropped.
 const QUEUE_BATCHES: usize = 4096;
+/// The `prediction_log` columns every insert writes, in the order their values are bound.
+const INSERT_COLUMNS: [&str; 23] = [
+    "batch_id",
+    "logged_at",
+    "logged_at_ms",
+    "source",
+    "model_name",
+    "model_version",
+    "model_stage",
+    "store_id",
+    "date",
+    "day_of_week",
+    "open",
+    "promo",
+    "state_holiday",
+    "school_holiday",
+    "month",
+    "year",
+    "store_type",
+    "assortment",
+    "competition_distance",
+    "promo2",
+    "is_promo2_active",
+    "prediction",
+    "response_time_ms",
+];
+
+/// `INSERT INTO prediction_log (…) VALUES ` followed by `values` (the placeholders).
+fn insert_statement(values: &str) -> String {
+    format!(
+        "INSERT INTO prediction_log ({}) VALUES {values}",
+        INSERT_COLUMNS.join(", ")
+    )
+}
+
+/// A prediction time as the log stores it: ISO 8601 text with microseconds (`logged_at`) and Unix milliseconds
+/// (`logged_at_ms`).
+fn stored_time(at: DateTime<Utc>) -> (String, i64) {
+    (
+        at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        at.timestamp_millis(),
+    )
+}
+
+/// The columns a log row derives from its store and day: the store's metadata from the package's feature spec (the
+/// same the model's features come from), and the calendar.
+struct Derived<'s> {
+    month: u8,
+    year: i32,
+    store_type: &'s str,
+    assortment: &'s str,
+    /// After the reference's 100000 fill.
+    competition_distance: f64,
+    promo2: bool,
+}
+
+impl<'s> Derived<'s> {
+    fn of(stores: &'s StoreTable, store: u32, day: Option<CalendarParts>) -> Self {
+        let meta = stores.get(store);
+        Self {
+            month: day.map_or(0, |p| p.month),
+            year: day.map_or(0, |p| p.year),
+            store_type: meta.map_or("", |m| m.store_type.as_str()),
+            assortment: meta.map_or("", |m| m.assortment.as_str()),
+            competition_distance: f64::from(
+                meta.and_then(|m| m.competition_distance)
+                    .unwrap_or(NO_COMPETITOR_SENTINEL),
+            ),
+            promo2: meta.is_some_and(|m| m.promo2),
+        }
+    }
+}
 
 /// The SQL dialect behind a log URI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,8 +241,7 @@ impl BatchHeader {
             .zip(predictions)
             .zip(promo2_active)
             .map(|((row, prediction), &is_promo2_active)| {
-                let meta = stores.get(row.store);
-                let parts = calendar_parts(row.date);
+                let derived = Derived::of(stores, row.store, calendar_parts(row.date));
                 PredictionRecord {
                     batch_id: self.batch_id.clone(),
                     logged_at: self.logged_at,
@@ -182,15 +253,12 @@ impl BatchHeader {
                     promo: row.promo,
                     state_holiday: row.state_holiday.as_str().to_string(),
                     school_holiday: row.school_holiday,
-                    month: parts.map_or(0, |p| p.month),
-                    year: parts.map_or(0, |p| p.year),
-                    store_type: meta.map(|m| m.store_type.clone()).unwrap_or_default(),
-                    assortment: meta.map(|m| m.assortment.clone()).unwrap_or_default(),
-                    competition_distance: f64::from(
-                        meta.and_then(|m| m.competition_distance)
-                            .unwrap_or(NO_COMPETITOR_SENTINEL),
-                    ),
-                    promo2: meta.is_some_and(|m| m.promo2),
+                    month: derived.month,
+                    year: derived.year,
+                    store_type: derived.store_type.to_string(),
+                    assortment: derived.assortment.to_string(),
+                    competition_distance: derived.competition_distance,
+                    promo2: derived.promo2,
                     is_promo2_active,
                     prediction: *prediction,
                     response_time_ms,
@@ -403,7 +471,7 @@ impl PredictionLog {
     /// # Errors
     /// [`ServeError::Log`] when the database refuses them (nothing is written then).
     pub async fn write(&self, records: &[PredictionRecord]) -> Result<(), ServeError> {
-        const COLUMNS: usize = 23;
+        const COLUMNS: usize = INSERT_COLUMNS.len();
         if records.is_empty() {
             return Ok(());
         }
@@ -412,15 +480,7 @@ impl PredictionLog {
             .begin()
             .await
             .map_err(ServeError::log("starting a write"))?;
-        let insert = |rows: usize| {
-            format!(
-                "INSERT INTO prediction_log (batch_id, logged_at, logged_at_ms, source, model_name, model_version, \
-                 model_stage, store_id, date, day_of_week, open, promo, state_holiday, school_holiday, month, year, \
-                 store_type, assortment, competition_distance, promo2, is_promo2_active, prediction, \
-                 response_time_ms) VALUES {}",
-                self.placeholders(rows, COLUMNS)
-            )
-        };
+        let insert = |rows: usize| insert_statement(&self.placeholders(rows, COLUMNS));
         // Every chunk but the last has ROWS_PER_INSERT rows: its statement text is built once.
         let full_rows = ROWS_PER_INSERT.min(records.len());
         let full = insert(full_rows);
@@ -436,9 +496,8 @@ impl PredictionLog {
             let runs: Vec<(&[PredictionRecord], String, i64)> = chunk
                 .chunk_by(|a, b| a.logged_at == b.logged_at)
                 .map(|run| {
-                    let at = run[0].logged_at;
-                    let stamp = at.to_rfc3339_opts(SecondsFormat::Micros, true);
-                    (run, stamp, at.timestamp_millis())
+                    let (stamp, stamp_ms) = stored_time(run[0].logged_at);
+                    (run, stamp, stamp_ms)
                 })
                 .collect();
             // Arguments built in place (reserved once) rather than by `Query::bind`, which moves the query per value.

@@ -15,24 +15,18 @@
 
 use std::time::Duration;
 
-use chrono::SecondsFormat;
 use modelops_features::calendar::{calendar_parts, format_day};
-use modelops_features::table::{NO_COMPETITOR_SENTINEL, StoreTable};
+use modelops_features::table::StoreTable;
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{BatchChunk, BatchHeader};
+use super::{BatchChunk, BatchHeader, Derived, INSERT_COLUMNS, insert_statement, stored_time};
 use crate::error::ServeError;
-
-/// The single-row insert, columns in the order the binding indexes below follow.
-const INSERT_ONE: &str = "INSERT INTO prediction_log (batch_id, logged_at, logged_at_ms, source, model_name, \
-     model_version, model_stage, store_id, date, day_of_week, open, promo, state_holiday, school_holiday, month, \
-     year, store_type, assortment, competition_distance, promo2, is_promo2_active, prediction, response_time_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, \
-     ?23)";
 
 /// A connection to the log's SQLite file, for one batch.
 pub(super) struct SqliteBatchWriter {
     conn: Connection,
+    /// The single-row insert, `?1` … `?23` in [`INSERT_COLUMNS`] order (the binding indexes below follow it).
+    insert: String,
     /// The batch's timestamp as stored: ISO text and milliseconds.
     stamp: (String, i64),
 }
@@ -47,13 +41,14 @@ impl SqliteBatchWriter {
             .map_err(opening())?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(opening())?;
-        let stamp = (
-            header
-                .logged_at
-                .to_rfc3339_opts(SecondsFormat::Micros, true),
-            header.logged_at.timestamp_millis(),
-        );
-        Ok(Self { conn, stamp })
+        let placeholders: Vec<String> = (1..=INSERT_COLUMNS.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        Ok(Self {
+            conn,
+            insert: insert_statement(&format!("({})", placeholders.join(", "))),
+            stamp: stored_time(header.logged_at),
+        })
     }
 
     /// Writes one chunk in one transaction; returns its rows.
@@ -70,7 +65,7 @@ impl SqliteBatchWriter {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(ServeError::log("starting a write"))?;
         {
-            let mut insert = tx.prepare_cached(INSERT_ONE).map_err(writing())?;
+            let mut insert = tx.prepare_cached(&self.insert).map_err(writing())?;
             let label = &header.label;
             let shared: [(usize, &dyn rusqlite::ToSql); 8] = [
                 (1, &header.batch_id),
@@ -99,7 +94,7 @@ impl SqliteBatchWriter {
                     date = format_day(row.date);
                     parts = calendar_parts(row.date);
                 }
-                let meta = stores.get(row.store);
+                let derived = Derived::of(stores, row.store, parts);
                 let values: [(usize, &dyn rusqlite::ToSql); 14] = [
                     (8, &row.store),
                     (9, &date),
@@ -108,18 +103,12 @@ impl SqliteBatchWriter {
                     (12, &row.promo),
                     (13, &row.state_holiday.as_str()),
                     (14, &row.school_holiday),
-                    (15, &parts.map_or(0, |p| p.month)),
-                    (16, &parts.map_or(0, |p| p.year)),
-                    (17, &meta.map_or("", |m| m.store_type.as_str())),
-                    (18, &meta.map_or("", |m| m.assortment.as_str())),
-                    (
-                        19,
-                        &f64::from(
-                            meta.and_then(|m| m.competition_distance)
-                                .unwrap_or(NO_COMPETITOR_SENTINEL),
-                        ),
-                    ),
-                    (20, &meta.is_some_and(|m| m.promo2)),
+                    (15, &derived.month),
+                    (16, &derived.year),
+                    (17, &derived.store_type),
+                    (18, &derived.assortment),
+                    (19, &derived.competition_distance),
+                    (20, &derived.promo2),
                     (21, &active),
                 ];
                 for (index, value) in values {
