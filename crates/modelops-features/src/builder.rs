@@ -190,34 +190,29 @@ impl FeatureBuilder {
     ) -> Result<FeatureMatrix, FeatureError> {
         use rayon::prelude::*;
         let proximity = self.proximity(rows, history)?;
-        if let Some((i, row)) = rows
+        let metas = rows
             .iter()
             .enumerate()
-            .find(|(_, row)| stores.get(row.store).is_none())
-        {
-            return Err(FeatureError::UnknownStore {
-                row: i,
-                store: row.store,
-            });
-        }
+            .map(|(i, row)| {
+                stores.get(row.store).ok_or(FeatureError::UnknownStore {
+                    row: i,
+                    store: row.store,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         // Rows are independent from here on: built in parallel, a block of rows per task, in row order.
         const BLOCK: usize = 8192;
         let mut values = vec![0.0f32; rows.len() * N_FEATURES];
         values
             .par_chunks_mut(BLOCK * N_FEATURES)
-            .zip(rows.par_chunks(BLOCK).zip(proximity.par_chunks(BLOCK)))
-            .for_each(|(out, (rows, proximity))| {
+            .zip(rows.par_chunks(BLOCK).zip(metas.par_chunks(BLOCK)))
+            .zip(proximity.par_chunks(BLOCK))
+            .for_each(|((out, (rows, metas)), proximity)| {
                 let mut block = Vec::with_capacity(out.len());
-                for (row, proximity) in rows.iter().zip(proximity) {
-                    // Every store is known (checked above).
-                    if let Some(meta) = stores.get(row.store) {
-                        self.push_row(&mut block, row, meta, history, proximity);
-                    }
+                for ((row, meta), proximity) in rows.iter().zip(metas).zip(proximity) {
+                    self.push_row(&mut block, row, meta, history, proximity);
                 }
-                debug_assert_eq!(block.len(), out.len());
-                for (slot, value) in out.iter_mut().zip(block) {
-                    *slot = value;
-                }
+                out.copy_from_slice(&block); // N_FEATURES values per row
             });
         FeatureMatrix::new(self.names(), self.kinds(), values).map_err(FeatureError::Matrix)
     }
