@@ -19,7 +19,8 @@ pub enum FeatureKind {
 /// Rows per single-threaded engine call in [`FeatureMatrix::predict_in_blocks`]: a 1,000-row request is two
 /// blocks (both cores), a single row one (no hand-off).
 pub const PREDICT_BLOCK_ROWS: usize = 512;
-/// A row group of at least this many rows gets blocks of its own (see [`FeatureMatrix::set_row_groups`]).
+/// A row group of at least this many rows gets blocks of its own (see [`FeatureMatrix::set_row_groups`]); it is also
+/// the smallest block the compiled forests specialize, since below it specializing does not pay.
 pub const GROUP_BLOCK_MIN_ROWS: usize = 64;
 /// The most rows of one group in one block: a group of up to this many rows is one block, a longer one is cut into
 /// blocks of equal size.

@@ -31,7 +31,7 @@ const LANES: usize = 8;
 const LEAF: u32 = 1 << 31;
 /// Blocks of fewer rows walk the trees as packed: specializing a tree costs about as much as walking a few dozen
 /// rows through it.
-const SPECIALIZE_MIN_ROWS: usize = 64;
+const SPECIALIZE_MIN_ROWS: usize = crate::GROUP_BLOCK_MIN_ROWS;
 
 /// 16 bytes, four to a cache line.
 #[derive(Clone, Copy, Debug)]
@@ -289,9 +289,9 @@ enum Reached<'a> {
 /// block takes the same way: left when no value is `NaN` and the highest is `<= threshold`, right when the lowest
 /// (`NaN` aside, which goes right) is above it. Every child pointer that led to such a split leads to the node its
 /// rows all take instead (and on, through any further decided splits), and the root is moved to index 0 when it
-/// changes. `Some(leaf)` (and `copy` empty) when the whole tree comes down to one
-/// leaf. Children stay after their parents, and every child index of the copy is a split of the copy, as [`walk`]
-/// needs; the bypassed splits stay in place, unreached.
+/// changes. `Some(leaf)` (and `copy` empty) when the whole tree comes down to one leaf. Children stay after their
+/// parents, and every child index of the copy is a split of the copy, as [`walk`] needs; the bypassed splits stay
+/// in place, unreached.
 ///
 /// One pass from the last node to the first, without a branch on the data (a copy per tree and block must cost far
 /// less than the walk it shortens): children come after their parents, so a node's children are already redirected
