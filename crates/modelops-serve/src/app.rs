@@ -25,7 +25,7 @@ use tokio::sync::Mutex;
 
 use crate::error::{ApiError, FieldError, ServeError};
 use crate::input::{check_against_model, parse_invocations, parse_predict_request};
-use crate::log::{LogLabel, LogWriter, records_for_batch};
+use crate::log::{LogLabel, LogWriter};
 use crate::model::{ModelKey, ModelSet, ModelSource, ServedModel};
 
 /// Default largest request body: 10 MiB (about 60,000 rows).
@@ -377,14 +377,14 @@ async fn score(
             model_stage: model.identity.stage.clone().unwrap_or_default(),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        log.submit(records_for_batch(
-            &label,
-            &model.spec.features,
-            &rows,
+        log.submit(
+            label,
+            &model.stores,
+            rows,
             Some(&predicted.features),
-            &predicted.sales,
+            predicted.sales.clone(),
             elapsed_ms,
-        ));
+        );
     }
     Ok((model, predicted.sales))
 }

@@ -37,7 +37,7 @@ pub enum ServeError {
 }
 
 impl ServeError {
-    /// Wraps a database error (sqlx's, or rusqlite's on the batch log's SQLite path) with what was being done.
+    /// Wraps a database error (sqlx's, or rusqlite's on the log's SQLite path) with what was being done.
     pub(crate) fn log<E>(context: impl Into<String>) -> impl FnOnce(E) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,

@@ -139,7 +139,7 @@ pub async fn start(config: &ServeConfig) -> Result<AppState, ServeError> {
         }
     };
     let log = match &config.log_uri {
-        Some(uri) => Some(LogWriter::spawn(PredictionLog::open(uri).await?)),
+        Some(uri) => Some(LogWriter::spawn(PredictionLog::open(uri).await?)?),
         None => None,
     };
     Ok(AppState::new(

@@ -11,11 +11,12 @@
 //! | `prediction_log` | `id` | batch id, UTC time (`logged_at` ISO text and `logged_at_ms`), source (`serve`/`batch`), model name, version, stage; every input field; derived features the monitor compares (month, year, store type, assortment, competition distance after the 100000 fill, Promo2, Promo2 active); prediction; response time |
 //! | `actual_sales` | `(store_id, date)` | actual sales and when they were recorded (upserted) |
 //!
-//! Served predictions reach the database through [`LogWriter`]: requests hand their rows to a bounded channel
-//! (never waiting; when the queue is full the rows are dropped and counted) and one task writes them in batches
-//! of up to [`MAX_ROWS_PER_WRITE`] rows per transaction; [`LogWriter::shutdown`] drains the queue. Batch
-//! predictions go through [`BatchLogger`], which writes each predicted chunk on its own thread while the next one
-//! is predicted — into an SQLite file through rusqlite rather than sqlx (`sqlite_batch` says why).
+//! Served predictions reach the database through [`LogWriter`]: a request hands its input rows and predictions,
+//! as they are, to a bounded channel (never waiting; when the queue is full the rows are dropped and counted), and
+//! one writer turns them into log rows off the request path, in transactions of up to [`MAX_ROWS_PER_WRITE`] rows;
+//! [`LogWriter::shutdown`] drains the queue. Batch predictions go through [`BatchLogger`], which writes each
+//! predicted chunk on its own thread while the next one is predicted. Both write an SQLite file through rusqlite
+//! rather than sqlx (`sqlite_rows` says why) and PostgreSQL (or an in-memory SQLite) through sqlx.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,7 +35,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ServeError;
 
-mod sqlite_batch;
+mod sqlite_rows;
+
+use sqlite_rows::{LoggedRows, SqliteRowWriter};
 
 /// Most rows written in one transaction.
 pub const MAX_ROWS_PER_WRITE: usize = 2000;
@@ -178,27 +181,6 @@ pub struct PredictionRecord {
     pub response_time_ms: f64,
 }
 
-/// Builds the log rows of one batch from its inputs, the features the model saw and its predictions.
-///
-/// The derived columns come from the same sources as the model's features: store metadata from the package's
-/// feature spec and `Promo2Active` from the built matrix (NaN-free by construction; a missing column counts as 0).
-pub fn records_for_batch(
-    label: &LogLabel,
-    spec: &FeatureSpec,
-    rows: &[InputRow],
-    features: Option<&FeatureMatrix>,
-    predictions: &[f64],
-    response_time_ms: f64,
-) -> Vec<PredictionRecord> {
-    BatchHeader::new(label.clone()).records(
-        &spec.stores,
-        rows,
-        &promo2_active(features, rows.len()),
-        predictions,
-        response_time_ms,
-    )
-}
-
 /// Each row's `Promo2Active` feature (all `false` without the matrix or the column).
 fn promo2_active(features: Option<&FeatureMatrix>, rows: usize) -> Vec<bool> {
     let column = features.and_then(|f| {
@@ -229,18 +211,18 @@ impl BatchHeader {
         }
     }
 
-    fn records(
-        &self,
-        stores: &StoreTable,
-        rows: &[InputRow],
-        promo2_active: &[bool],
-        predictions: &[f64],
-        response_time_ms: f64,
-    ) -> Vec<PredictionRecord> {
-        rows.iter()
-            .zip(predictions)
-            .zip(promo2_active)
-            .map(|((row, prediction), &is_promo2_active)| {
+    /// The log rows of `chunk`, whose derived columns come from `stores`.
+    fn records<'a>(
+        &'a self,
+        stores: &'a StoreTable,
+        chunk: &'a BatchChunk,
+    ) -> impl Iterator<Item = PredictionRecord> + 'a {
+        chunk
+            .rows
+            .iter()
+            .zip(&chunk.predictions)
+            .zip(&chunk.promo2_active)
+            .map(move |((row, prediction), &is_promo2_active)| {
                 let derived = Derived::of(stores, row.store, calendar_parts(row.date));
                 PredictionRecord {
                     batch_id: self.batch_id.clone(),
@@ -261,10 +243,9 @@ impl BatchHeader {
                     promo2: derived.promo2,
                     is_promo2_active,
                     prediction: *prediction,
-                    response_time_ms,
+                    response_time_ms: chunk.response_time_ms,
                 }
             })
-            .collect()
     }
 }
 
@@ -666,12 +647,30 @@ pub struct ActualSales {
     pub sales: f64,
 }
 
+/// A request's rows as they wait in the writer's queue: its inputs and predictions as the request had them (the
+/// log row is built by the writer, off the request path).
+struct QueuedRows {
+    header: BatchHeader,
+    stores: Arc<StoreTable>,
+    chunk: BatchChunk,
+}
+
+impl QueuedRows {
+    fn logged(&self) -> LoggedRows<'_> {
+        LoggedRows {
+            header: &self.header,
+            stores: &self.stores,
+            chunk: &self.chunk,
+        }
+    }
+}
+
 enum LogMessage {
-    Records(Vec<PredictionRecord>),
+    Rows(Box<QueuedRows>),
     Drain(oneshot::Sender<()>),
 }
 
-/// The request side of the log: hands rows to the writer task without waiting.
+/// The request side of the log: hands rows to the writer without waiting.
 #[derive(Clone, Debug)]
 pub struct LogWriter {
     sender: mpsc::Sender<LogMessage>,
@@ -682,31 +681,82 @@ pub struct LogWriter {
 impl std::fmt::Debug for LogMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Records(r) => write!(f, "Records({})", r.len()),
+            Self::Rows(r) => write!(f, "Rows({})", r.chunk.rows.len()),
             Self::Drain(_) => f.write_str("Drain"),
         }
     }
 }
 
 impl LogWriter {
-    /// Starts the writer task on the current runtime.
-    pub fn spawn(log: PredictionLog) -> Self {
+    /// Starts the writer: a thread of its own for a log in an SQLite file (rusqlite; the file is opened here), a
+    /// task on the current runtime otherwise (sqlx).
+    ///
+    /// # Errors
+    /// [`ServeError::Log`] when the SQLite file cannot be opened; [`ServeError::Invalid`] when the thread cannot
+    /// be started.
+    pub fn spawn(log: PredictionLog) -> Result<Self, ServeError> {
         let (sender, receiver) = mpsc::channel(QUEUE_BATCHES);
         let written_rows = Arc::new(AtomicU64::new(0));
-        tokio::spawn(writer_task(log, receiver, written_rows.clone()));
-        Self {
+        let written = written_rows.clone();
+        match &log.sqlite_file {
+            Some(path) => {
+                let writer = SqliteRowWriter::open(path)?;
+                std::thread::Builder::new()
+                    .name("prediction-log".into())
+                    .spawn(move || sqlite_writer(writer, receiver, &written))
+                    .map_err(|e| {
+                        ServeError::Invalid(format!("cannot start the log writer thread: {e}"))
+                    })?;
+            }
+            None => {
+                tokio::spawn(pool_writer(log, receiver, written));
+            }
+        }
+        Ok(Self {
             sender,
             dropped_rows: Arc::new(AtomicU64::new(0)),
             written_rows,
-        }
+        })
     }
 
-    /// Queues records; never blocks. When the queue is full they are dropped, counted and warned about.
-    pub fn submit(&self, records: Vec<PredictionRecord>) {
-        let n = records.len() as u64;
-        if let Err(err) = self.sender.try_send(LogMessage::Records(records)) {
+    /// Queues one request's rows for the log: `label` names the model, `stores` is its store metadata (the derived
+    /// columns come from it), `features` the matrix the model saw (for `Promo2Active`), `response_time_ms` the
+    /// request's time so far. Never blocks. When the queue is full (or rows and predictions differ in length, a
+    /// bug) the rows are dropped, counted and warned about.
+    pub fn submit(
+        &self,
+        label: LogLabel,
+        stores: &Arc<StoreTable>,
+        rows: Vec<InputRow>,
+        features: Option<&FeatureMatrix>,
+        predictions: Vec<f64>,
+        response_time_ms: f64,
+    ) {
+        let n = rows.len() as u64;
+        let dropped = |reason: &dyn std::fmt::Display| {
             let total = self.dropped_rows.fetch_add(n, Ordering::Relaxed) + n;
-            tracing::warn!(rows = n, total_dropped = total, reason = %err, "prediction log queue full or closed; rows dropped");
+            tracing::warn!(rows = n, total_dropped = total, reason = %reason, "prediction log rows dropped");
+        };
+        if rows.len() != predictions.len() {
+            dropped(&format_args!(
+                "{} rows came with {} predictions",
+                rows.len(),
+                predictions.len()
+            ));
+            return;
+        }
+        let queued = QueuedRows {
+            header: BatchHeader::new(label),
+            stores: stores.clone(),
+            chunk: BatchChunk {
+                promo2_active: promo2_active(features, rows.len()),
+                rows,
+                predictions,
+                response_time_ms,
+            },
+        };
+        if let Err(err) = self.sender.try_send(LogMessage::Rows(Box::new(queued))) {
+            dropped(&format_args!("the queue is full or closed ({err})"));
         }
     }
 
@@ -734,41 +784,91 @@ impl LogWriter {
     }
 }
 
-async fn writer_task(
+/// What the writer takes from the queue at once: `first` and whatever else is already queued, up to one
+/// transaction's worth of rows; the drain requests among them are answered after the write.
+#[derive(Default)]
+struct Taken {
+    rows: Vec<QueuedRows>,
+    drains: Vec<oneshot::Sender<()>>,
+}
+
+impl Taken {
+    fn from_queue(first: LogMessage, receiver: &mut mpsc::Receiver<LogMessage>) -> Self {
+        let mut taken = Self::default();
+        let mut n_rows = 0;
+        let mut message = Some(first);
+        while let Some(m) = message {
+            match m {
+                LogMessage::Rows(r) => {
+                    n_rows += r.chunk.rows.len();
+                    taken.rows.push(*r);
+                }
+                LogMessage::Drain(done) => taken.drains.push(done),
+            }
+            message = if n_rows < MAX_ROWS_PER_WRITE {
+                receiver.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        taken
+    }
+
+    fn n_rows(&self) -> u64 {
+        self.rows.iter().map(|r| r.chunk.rows.len() as u64).sum()
+    }
+
+    /// Counts the rows written (or logs why they were lost) and answers the drain requests.
+    fn done(self, result: Result<(), ServeError>, written: &AtomicU64) {
+        let n = self.n_rows();
+        match result {
+            Ok(()) => {
+                written.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, rows = n, "writing the prediction log failed; rows lost")
+            }
+        }
+        for done in self.drains {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The writer thread of a log in an SQLite file.
+fn sqlite_writer(
+    mut writer: SqliteRowWriter,
+    mut receiver: mpsc::Receiver<LogMessage>,
+    written: &AtomicU64,
+) {
+    while let Some(first) = receiver.blocking_recv() {
+        let taken = Taken::from_queue(first, &mut receiver);
+        let result = if taken.rows.is_empty() {
+            Ok(())
+        } else {
+            writer
+                .write(taken.rows.iter().map(QueuedRows::logged))
+                .map(drop)
+        };
+        taken.done(result, written);
+    }
+}
+
+/// The writer task of a log reached through sqlx (PostgreSQL, an in-memory SQLite).
+async fn pool_writer(
     log: PredictionLog,
     mut receiver: mpsc::Receiver<LogMessage>,
     written: Arc<AtomicU64>,
 ) {
-    let mut pending: Vec<PredictionRecord> = Vec::new();
-    while let Some(message) = receiver.recv().await {
-        let mut drains = Vec::new();
-        match message {
-            LogMessage::Records(r) => pending.extend(r),
-            LogMessage::Drain(done) => drains.push(done),
-        }
-        // Take whatever else is already queued, up to one transaction's worth.
-        while pending.len() < MAX_ROWS_PER_WRITE {
-            match receiver.try_recv() {
-                Ok(LogMessage::Records(r)) => pending.extend(r),
-                Ok(LogMessage::Drain(done)) => drains.push(done),
-                Err(_) => break,
-            }
-        }
-        if !pending.is_empty() {
-            let n = pending.len() as u64;
-            match log.write(&pending).await {
-                Ok(()) => {
-                    written.fetch_add(n, Ordering::Relaxed);
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, rows = n, "writing the prediction log failed; rows lost")
-                }
-            }
-            pending.clear();
-        }
-        for done in drains {
-            let _ = done.send(());
-        }
+    while let Some(first) = receiver.recv().await {
+        let taken = Taken::from_queue(first, &mut receiver);
+        let records: Vec<PredictionRecord> = taken
+            .rows
+            .iter()
+            .flat_map(|r| r.header.records(&r.stores, &r.chunk))
+            .collect();
+        let result = log.write(&records).await;
+        taken.done(result, &written);
     }
 }
 
@@ -776,8 +876,8 @@ async fn writer_task(
 /// database writes overlap the prediction of the next chunk instead of following the whole batch.
 ///
 /// Not [`LogWriter`]: that one never waits and drops rows when its queue is full (a request must not slow down for
-/// the log), whereas a batch must lose nothing, so here a full queue makes the predicting side wait; and a batch
-/// command has no async runtime to host a writer task.
+/// the log), whereas a batch must lose nothing, so here a full queue makes the predicting side wait; and its
+/// sqlx writer is a task on the service's async runtime, which a batch command does not run.
 ///
 /// Every row of the batch shares one batch id and timestamp. A row's `response_time_ms` is the time from the
 /// batch's start until its chunk was predicted (submitted). Chunks are written in the order
@@ -831,27 +931,25 @@ impl BatchLogger {
                         ServeError::Invalid(format!("cannot start the log writer: {e}"))
                     })?;
                 let log = runtime.block_on(PredictionLog::open(&uri))?;
-                // A log in an SQLite file takes the batch's rows through rusqlite (see `sqlite_batch`); sqlx
+                // A log in an SQLite file takes the batch's rows through rusqlite (see `sqlite_rows`); sqlx
                 // created the tables and steps aside.
                 let mut sqlite = match &log.sqlite_file {
                     Some(path) => {
                         runtime.block_on(log.pool.close());
-                        Some(sqlite_batch::SqliteBatchWriter::open(path, &header)?)
+                        Some(SqliteRowWriter::open(path)?)
                     }
                     None => None,
                 };
                 let mut written = 0;
                 for chunk in receiver {
                     written += match &mut sqlite {
-                        Some(writer) => writer.write(&header, &stores, &chunk)?,
+                        Some(writer) => writer.write([LoggedRows {
+                            header: &header,
+                            stores: &stores,
+                            chunk: &chunk,
+                        }])?,
                         None => {
-                            let records = header.records(
-                                &stores,
-                                &chunk.rows,
-                                &chunk.promo2_active,
-                                &chunk.predictions,
-                                chunk.response_time_ms,
-                            );
+                            let records: Vec<_> = header.records(&stores, &chunk).collect();
                             runtime.block_on(log.write(&records))?;
                             records.len()
                         }

@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use modelops_features::InputRow;
+use modelops_features::table::StoreTable;
 use modelops_models::{FeatureMatrix, LoadedPackage, ModelPackage};
 use modelops_pipeline::PipelineError;
 use modelops_pipeline::serving::{ServingSpec, predict_sales};
@@ -41,6 +42,8 @@ pub struct ServedModel {
     pub package: LoadedPackage,
     /// The serving contract (feature spec, target transform).
     pub spec: ServingSpec,
+    /// The spec's store metadata, shared with the prediction log's writer (its derived columns come from it).
+    pub stores: Arc<StoreTable>,
     /// Which model this is.
     pub identity: ModelIdentity,
     /// When it was loaded (UTC).
@@ -72,6 +75,7 @@ impl ServedModel {
         let spec = ServingSpec::from_package(&package).map_err(|e| failed(Box::new(e)))?;
         Ok(Self {
             package,
+            stores: Arc::new(spec.features.stores.clone()),
             spec,
             identity,
             loaded_at: Utc::now(),

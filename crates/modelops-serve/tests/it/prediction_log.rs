@@ -29,7 +29,7 @@ async fn check_backend(uri: &str) {
     )
     .unwrap();
     let spec = model.spec.features.clone();
-    let writer = LogWriter::spawn(log.clone());
+    let writer = LogWriter::spawn(log.clone()).unwrap();
     let state = modelops_serve::AppState::new(
         ModelSource::Path(package.clone()),
         ModelKey::Path,
@@ -349,5 +349,96 @@ async fn long_write(uri: &str) {
     assert_eq!(logged.len(), 450);
     for (got, want) in logged.iter().zip(&records) {
         assert_eq!(got, want);
+    }
+}
+
+/// 40 requests of 60 rows queued at once through `LogWriter` (more than one transaction's worth), then one whose
+/// predictions do not match its rows: every request's rows are written whole, in the order submitted, each under
+/// its own batch id and timestamp; the mismatched one is dropped and counted, not truncated.
+async fn queued_requests(uri: &str) {
+    let log = PredictionLog::open(uri).await.unwrap();
+    let model = ServedModel::load_dir(&fixture().package_a, ModelIdentity::default()).unwrap();
+    let rows = modelops_serve::input::rows_from_records(&mixed_rows(fixture().origin)).unwrap();
+    let rows: Vec<_> = rows.iter().chain(&rows).cloned().collect();
+    // This run's rows only (a PostgreSQL database is shared by the tests).
+    let tag = uuid::Uuid::new_v4().to_string();
+    let label = LogLabel {
+        source: "serve".into(),
+        model_name: tag.clone(),
+        model_version: "2".into(),
+        model_stage: "Staging".into(),
+    };
+    let writer = LogWriter::spawn(log.clone()).unwrap();
+    const REQUESTS: usize = 40;
+    assert!(REQUESTS * rows.len() > modelops_serve::log::MAX_ROWS_PER_WRITE);
+    for request in 0..REQUESTS {
+        let predictions = (0..rows.len())
+            .map(|i| (request * 1000 + i) as f64)
+            .collect();
+        writer.submit(
+            label.clone(),
+            &model.stores,
+            rows.clone(),
+            None,
+            predictions,
+            request as f64,
+        );
+    }
+    writer.submit(
+        label.clone(),
+        &model.stores,
+        rows.clone(),
+        None,
+        vec![1.0],
+        0.5,
+    );
+    writer.flush().await;
+    assert_eq!(writer.written_rows(), (REQUESTS * rows.len()) as u64);
+    assert_eq!(writer.dropped_rows(), rows.len() as u64);
+    let logged: Vec<_> = log
+        .predictions_since(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.label.model_name == tag)
+        .collect();
+    assert_eq!(logged.len(), REQUESTS * rows.len());
+    for (request, written) in logged.chunks(rows.len()).enumerate() {
+        assert!(
+            written.iter().all(|r| r.batch_id == written[0].batch_id
+                && r.logged_at == written[0].logged_at
+                && r.response_time_ms == request as f64
+                && r.label == label),
+            "request {request}"
+        );
+        for (i, (r, row)) in written.iter().zip(&rows).enumerate() {
+            assert_eq!(r.prediction, (request * 1000 + i) as f64);
+            assert_eq!((r.store_id, r.open), (row.store, row.open));
+            assert!(
+                !r.is_promo2_active,
+                "no features given: Promo2Active is logged as 0"
+            );
+        }
+    }
+    let ids: std::collections::HashSet<_> = logged.iter().map(|r| &r.batch_id).collect();
+    assert_eq!(ids.len(), REQUESTS);
+}
+
+#[tokio::test]
+async fn queued_requests_are_written_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // An SQLite file (the writer thread, rusqlite), an in-memory SQLite (the writer task, sqlx), PostgreSQL.
+    queued_requests(&format!(
+        "sqlite://{}",
+        dir.path().join("queued.db").display()
+    ))
+    .await;
+    queued_requests("sqlite:///:memory:").await;
+    match std::env::var("MODELOPS_TEST_POSTGRES_URL") {
+        Ok(url) => queued_requests(&url).await,
+        Err(_) if std::env::var("MODELOPS_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
+            panic!("MODELOPS_TEST_POSTGRES_URL is not set but MODELOPS_REQUIRE_EXTERNAL=1")
+        }
+        Err(_) => eprintln!("PostgreSQL part skipped: MODELOPS_TEST_POSTGRES_URL is not set"),
     }
 }
