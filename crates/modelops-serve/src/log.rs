@@ -45,6 +45,10 @@ pub const MAX_ROWS_PER_WRITE: usize = 2000;
 const ROWS_PER_INSERT: usize = 200;
 /// Requests' row batches the writer queue holds before new ones are dropped.
 const QUEUE_BATCHES: usize = 4096;
+/// Rows the served log's queue holds (and the writer is writing) at most before a request's rows are dropped: about
+/// 30 bytes each while queued, and a second of the writer's work. Bounds the queue's memory by rows, since one request
+/// may carry 60,000 of them.
+pub const MAX_QUEUED_ROWS: u64 = 250_000;
 /// The `prediction_log` columns every insert writes, in the order their values are bound.
 const INSERT_COLUMNS: [&str; 23] = [
     "batch_id",
@@ -674,8 +678,17 @@ enum LogMessage {
 #[derive(Clone, Debug)]
 pub struct LogWriter {
     sender: mpsc::Sender<LogMessage>,
-    dropped_rows: Arc<AtomicU64>,
-    written_rows: Arc<AtomicU64>,
+    rows: Arc<RowCounts>,
+    max_queued_rows: u64,
+}
+
+/// What the writer and the requests count together.
+#[derive(Debug, Default)]
+struct RowCounts {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    /// Queued or being written.
+    queued: AtomicU64,
 }
 
 impl std::fmt::Debug for LogMessage {
@@ -695,34 +708,42 @@ impl LogWriter {
     /// [`ServeError::Log`] when the SQLite file cannot be opened; [`ServeError::Invalid`] when the thread cannot
     /// be started.
     pub fn spawn(log: PredictionLog) -> Result<Self, ServeError> {
+        Self::spawn_with_queue(log, MAX_QUEUED_ROWS)
+    }
+
+    /// [`LogWriter::spawn`] with a queue of at most `max_queued_rows` rows instead of [`MAX_QUEUED_ROWS`].
+    ///
+    /// # Errors
+    /// As [`LogWriter::spawn`].
+    pub fn spawn_with_queue(log: PredictionLog, max_queued_rows: u64) -> Result<Self, ServeError> {
         let (sender, receiver) = mpsc::channel(QUEUE_BATCHES);
-        let written_rows = Arc::new(AtomicU64::new(0));
-        let written = written_rows.clone();
+        let rows = Arc::new(RowCounts::default());
+        let counts = rows.clone();
         match &log.sqlite_file {
             Some(path) => {
                 let writer = SqliteRowWriter::open(path)?;
                 std::thread::Builder::new()
                     .name("prediction-log".into())
-                    .spawn(move || sqlite_writer(writer, receiver, &written))
+                    .spawn(move || sqlite_writer(writer, receiver, &counts))
                     .map_err(|e| {
                         ServeError::Invalid(format!("cannot start the log writer thread: {e}"))
                     })?;
             }
             None => {
-                tokio::spawn(pool_writer(log, receiver, written));
+                tokio::spawn(pool_writer(log, receiver, counts));
             }
         }
         Ok(Self {
             sender,
-            dropped_rows: Arc::new(AtomicU64::new(0)),
-            written_rows,
+            rows,
+            max_queued_rows,
         })
     }
 
     /// Queues one request's rows for the log: `label` names the model, `stores` is its store metadata (the derived
     /// columns come from it), `features` the matrix the model saw (for `Promo2Active`), `response_time_ms` the
-    /// request's time so far. Never blocks. When the queue is full (or rows and predictions differ in length, a
-    /// bug) the rows are dropped, counted and warned about.
+    /// request's time so far. Never blocks. When the queue is full — [`MAX_QUEUED_ROWS`] rows or 4,096 requests —
+    /// (or rows and predictions differ in length, a bug) the rows are dropped, counted and warned about.
     pub fn submit(
         &self,
         label: LogLabel,
@@ -734,7 +755,7 @@ impl LogWriter {
     ) {
         let n = rows.len() as u64;
         let dropped = |reason: &dyn std::fmt::Display| {
-            let total = self.dropped_rows.fetch_add(n, Ordering::Relaxed) + n;
+            let total = self.rows.dropped.fetch_add(n, Ordering::Relaxed) + n;
             tracing::warn!(rows = n, total_dropped = total, reason = %reason, "prediction log rows dropped");
         };
         if rows.len() != predictions.len() {
@@ -742,6 +763,14 @@ impl LogWriter {
                 "{} rows came with {} predictions",
                 rows.len(),
                 predictions.len()
+            ));
+            return;
+        }
+        let queued_before = self.rows.queued.fetch_add(n, Ordering::Relaxed);
+        if queued_before + n > self.max_queued_rows {
+            self.rows.queued.fetch_sub(n, Ordering::Relaxed);
+            dropped(&format_args!(
+                "{queued_before} rows are waiting to be written already"
             ));
             return;
         }
@@ -756,18 +785,19 @@ impl LogWriter {
             },
         };
         if let Err(err) = self.sender.try_send(LogMessage::Rows(Box::new(queued))) {
+            self.rows.queued.fetch_sub(n, Ordering::Relaxed);
             dropped(&format_args!("the queue is full or closed ({err})"));
         }
     }
 
     /// Rows dropped because the queue was full.
     pub fn dropped_rows(&self) -> u64 {
-        self.dropped_rows.load(Ordering::Relaxed)
+        self.rows.dropped.load(Ordering::Relaxed)
     }
 
     /// Rows written so far.
     pub fn written_rows(&self) -> u64 {
-        self.written_rows.load(Ordering::Relaxed)
+        self.rows.written.load(Ordering::Relaxed)
     }
 
     /// Waits until everything queued before this call is written (or failed and was logged).
@@ -818,12 +848,13 @@ impl Taken {
         self.rows.iter().map(|r| r.chunk.rows.len() as u64).sum()
     }
 
-    /// Counts the rows written (or logs why they were lost) and answers the drain requests.
-    fn done(self, result: Result<(), ServeError>, written: &AtomicU64) {
+    /// Counts the rows written (or logs why they were lost), no longer queued, and answers the drain requests.
+    fn done(self, result: Result<(), ServeError>, counts: &RowCounts) {
         let n = self.n_rows();
+        counts.queued.fetch_sub(n, Ordering::Relaxed);
         match result {
             Ok(()) => {
-                written.fetch_add(n, Ordering::Relaxed);
+                counts.written.fetch_add(n, Ordering::Relaxed);
             }
             Err(err) => {
                 tracing::error!(error = %err, rows = n, "writing the prediction log failed; rows lost")
@@ -839,7 +870,7 @@ impl Taken {
 fn sqlite_writer(
     mut writer: SqliteRowWriter,
     mut receiver: mpsc::Receiver<LogMessage>,
-    written: &AtomicU64,
+    counts: &RowCounts,
 ) {
     while let Some(first) = receiver.blocking_recv() {
         let taken = Taken::from_queue(first, &mut receiver);
@@ -850,7 +881,7 @@ fn sqlite_writer(
                 .write(taken.rows.iter().map(QueuedRows::logged))
                 .map(drop)
         };
-        taken.done(result, written);
+        taken.done(result, counts);
     }
 }
 
@@ -858,7 +889,7 @@ fn sqlite_writer(
 async fn pool_writer(
     log: PredictionLog,
     mut receiver: mpsc::Receiver<LogMessage>,
-    written: Arc<AtomicU64>,
+    counts: Arc<RowCounts>,
 ) {
     while let Some(first) = receiver.recv().await {
         let taken = Taken::from_queue(first, &mut receiver);
@@ -868,7 +899,7 @@ async fn pool_writer(
             .flat_map(|r| r.header.records(&r.stores, &r.chunk))
             .collect();
         let result = log.write(&records).await;
-        taken.done(result, &written);
+        taken.done(result, &counts);
     }
 }
 

@@ -442,3 +442,45 @@ async fn queued_requests_are_written_whole_and_in_order() {
         Err(_) => eprintln!("PostgreSQL part skipped: MODELOPS_TEST_POSTGRES_URL is not set"),
     }
 }
+
+/// While the database is locked by another writer, the queue fills up to its row limit (the rows being written
+/// count too) and the requests beyond it are dropped and counted, whole; once the lock goes, the rest is written.
+#[tokio::test]
+async fn a_full_queue_drops_whole_requests_by_rows_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let log = PredictionLog::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let model = ServedModel::load_dir(&fixture().package_a, ModelIdentity::default()).unwrap();
+    let rows = modelops_serve::input::rows_from_records(&mixed_rows(fixture().origin)).unwrap();
+    let writer = LogWriter::spawn_with_queue(log.clone(), 100).unwrap();
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let submit = |n: usize| {
+        let predictions = vec![1.0; n];
+        writer.submit(
+            LogLabel::default(),
+            &model.stores,
+            rows[..n].to_vec(),
+            None,
+            predictions,
+            1.0,
+        );
+    };
+    submit(30); // 30 queued
+    submit(30); // 60
+    submit(30); // 90
+    submit(20); // 110 > 100: dropped
+    submit(10); // 100
+    submit(1); // 101: dropped
+    assert_eq!(writer.dropped_rows(), 21);
+    blocker.execute_batch("COMMIT").unwrap();
+    writer.flush().await;
+    assert_eq!(writer.written_rows(), 100);
+    assert_eq!(log.predictions_since(None).await.unwrap().len(), 100);
+    // The queue is empty again.
+    submit(30);
+    writer.flush().await;
+    assert_eq!((writer.written_rows(), writer.dropped_rows()), (130, 21));
+}
