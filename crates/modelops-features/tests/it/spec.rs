@@ -6,6 +6,7 @@ use modelops_features::calendar::{parse_day, weekday};
 use modelops_features::{
     FeatureBuilder, FeatureSettings, FeatureSpec, InputRow, RowFilter, StateHoliday,
 };
+use modelops_models::FeatureMatrix;
 
 #[test]
 fn the_spec_builds_the_same_features_as_the_evaluation_path() {
@@ -26,10 +27,27 @@ fn the_spec_builds_the_same_features_as_the_evaluation_path() {
     let mut rows = eval.rows.clone();
     rows.reverse();
     let served = loaded.build(&rows).unwrap();
-    let n = eval.len();
+    assert_reversed(&eval.features, &served);
+}
+
+/// The feature spec of the test data at `origin`.
+fn spec_at(origin: &str) -> FeatureSpec {
+    let data = data();
+    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
+    FeatureSpec::new(
+        builder,
+        data.stores().clone(),
+        data.history_at(parse_day(origin).unwrap()),
+    )
+}
+
+/// `reversed` holds the rows of `forward` in reverse order, bit for bit.
+fn assert_reversed(forward: &FeatureMatrix, reversed: &FeatureMatrix) {
+    let n = forward.n_rows();
+    assert_eq!(reversed.n_rows(), n);
     for i in 0..n {
         assert!(
-            bit_identical(served.row(n - 1 - i), eval.features.row(i)),
+            bit_identical(forward.row(i), reversed.row(n - 1 - i)),
             "row {i} differs"
         );
     }
@@ -50,10 +68,7 @@ fn row(store: u32, date: &str, holiday: StateHoliday) -> InputRow {
 
 #[test]
 fn category_codes_do_not_depend_on_the_batch() {
-    let data = data();
-    let origin = parse_day("2014-04-01").unwrap();
-    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
-    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    let spec = spec_at("2014-04-01");
     let col = spec.names.iter().position(|n| n == "StateHoliday").unwrap();
     // A batch whose only holiday value is `a` still encodes it as 1, as in training (defect D5).
     let only_a = spec
@@ -72,10 +87,7 @@ fn category_codes_do_not_depend_on_the_batch() {
 
 #[test]
 fn long_horizons_degrade_gracefully() {
-    let data = data();
-    let origin = parse_day("2014-04-01").unwrap();
-    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
-    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    let spec = spec_at("2014-04-01");
     // Five months ahead, store 2, every day.
     let rows: Vec<InputRow> = (0..150)
         .map(|_| row(2, "2014-04-01", StateHoliday::None))
@@ -102,10 +114,7 @@ fn long_horizons_degrade_gracefully() {
 
 #[test]
 fn rows_before_the_origin_and_unknown_stores_are_refused() {
-    let data = data();
-    let origin = parse_day("2014-04-01").unwrap();
-    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
-    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    let spec = spec_at("2014-04-01");
     let err = spec
         .build(&[row(1, "2014-03-31", StateHoliday::None)])
         .unwrap_err()
@@ -132,10 +141,7 @@ fn rows_before_the_origin_and_unknown_stores_are_refused() {
 fn a_batch_of_many_blocks_keeps_every_row_in_place() {
     // More rows than one parallel build block (8,192): each row's features land in its own place whatever the
     // batch's order, so the rows built in reverse match row for row.
-    let data = data();
-    let origin = parse_day("2014-04-01").unwrap();
-    let builder = FeatureBuilder::new(data.stores(), FeatureSettings::default());
-    let spec = FeatureSpec::new(builder, data.stores().clone(), data.history_at(origin));
+    let spec = spec_at("2014-04-01");
     let stores: Vec<u32> = spec.stores.stores().iter().map(|s| s.store).collect();
     let rows: Vec<InputRow> = (0..20_000)
         .map(|k| {
@@ -150,13 +156,7 @@ fn a_batch_of_many_blocks_keeps_every_row_in_place() {
     let mut reversed_rows = rows.clone();
     reversed_rows.reverse();
     let reversed = spec.build(&reversed_rows).unwrap();
-    let n = rows.len();
-    for i in 0..n {
-        assert!(
-            bit_identical(forward.row(i), reversed.row(n - 1 - i)),
-            "row {i} differs"
-        );
-    }
+    assert_reversed(&forward, &reversed);
     // And differ from their neighbours (the check above compares real rows, not one repeated row).
     assert!(!bit_identical(forward.row(0), forward.row(1)));
 }
