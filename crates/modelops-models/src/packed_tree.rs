@@ -454,7 +454,6 @@ impl Rows {
         self.n_rows
     }
 
-    /// The columns whose value is the same in every row (bit for bit).
     /// Each column's range over the rows.
     fn column_ranges(&self) -> Ranges {
         let width = self.width;
