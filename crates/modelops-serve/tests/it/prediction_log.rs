@@ -201,16 +201,24 @@ async fn sqlite_log_records_served_and_batch_predictions_and_actuals() {
 
 #[tokio::test]
 async fn postgres_log_records_served_and_batch_predictions_and_actuals() {
-    let Ok(url) = std::env::var("MODELOPS_TEST_POSTGRES_URL") else {
-        if std::env::var("MODELOPS_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-            panic!("MODELOPS_TEST_POSTGRES_URL is not set but MODELOPS_REQUIRE_EXTERNAL=1");
+    if let Some(url) = postgres_url() {
+        check_backend(&url).await;
+    }
+}
+
+/// `MODELOPS_TEST_POSTGRES_URL`, or `None` (and a note that the PostgreSQL part is skipped) when it is not set —
+/// a failure instead when `MODELOPS_REQUIRE_EXTERNAL=1`.
+fn postgres_url() -> Option<String> {
+    match std::env::var("MODELOPS_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("MODELOPS_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
+            panic!("MODELOPS_TEST_POSTGRES_URL is not set but MODELOPS_REQUIRE_EXTERNAL=1")
         }
-        eprintln!(
-            "skipping the PostgreSQL prediction-log test: MODELOPS_TEST_POSTGRES_URL is not set"
-        );
-        return;
-    };
-    check_backend(&url).await;
+        Err(_) => {
+            eprintln!("PostgreSQL part skipped: MODELOPS_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
 }
 
 #[test]
@@ -283,12 +291,8 @@ async fn a_write_longer_than_one_insert_keeps_every_row_and_timestamp_in_order()
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite://{}", dir.path().join("long.db").display());
     long_write(&uri).await;
-    match std::env::var("MODELOPS_TEST_POSTGRES_URL") {
-        Ok(url) => long_write(&url).await,
-        Err(_) if std::env::var("MODELOPS_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
-            panic!("MODELOPS_TEST_POSTGRES_URL is not set but MODELOPS_REQUIRE_EXTERNAL=1")
-        }
-        Err(_) => eprintln!("PostgreSQL part skipped: MODELOPS_TEST_POSTGRES_URL is not set"),
+    if let Some(url) = postgres_url() {
+        long_write(&url).await;
     }
 }
 
@@ -434,12 +438,8 @@ async fn queued_requests_are_written_whole_and_in_order() {
     ))
     .await;
     queued_requests("sqlite:///:memory:").await;
-    match std::env::var("MODELOPS_TEST_POSTGRES_URL") {
-        Ok(url) => queued_requests(&url).await,
-        Err(_) if std::env::var("MODELOPS_REQUIRE_EXTERNAL").as_deref() == Ok("1") => {
-            panic!("MODELOPS_TEST_POSTGRES_URL is not set but MODELOPS_REQUIRE_EXTERNAL=1")
-        }
-        Err(_) => eprintln!("PostgreSQL part skipped: MODELOPS_TEST_POSTGRES_URL is not set"),
+    if let Some(url) = postgres_url() {
+        queued_requests(&url).await;
     }
 }
 
