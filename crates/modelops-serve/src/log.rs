@@ -37,7 +37,7 @@ use crate::error::ServeError;
 
 mod sqlite_rows;
 
-use sqlite_rows::{LoggedRows, SqliteRowWriter};
+use sqlite_rows::SqliteRowWriter;
 
 /// Most rows written in one transaction.
 pub const MAX_ROWS_PER_WRITE: usize = 2000;
@@ -251,6 +251,14 @@ impl BatchHeader {
                 }
             })
     }
+}
+
+/// Rows of one batch (a request, or a chunk of a batch file) on their way to the database, with what they share.
+struct LoggedRows<'a> {
+    header: &'a BatchHeader,
+    /// The store metadata the derived columns come from.
+    stores: &'a StoreTable,
+    chunk: &'a BatchChunk,
 }
 
 /// A connection pool to the prediction log's database, with the tables in place.
@@ -505,6 +513,19 @@ impl PredictionLog {
         tx.commit()
             .await
             .map_err(ServeError::log("committing predictions"))
+    }
+
+    /// Writes batches of rows in one transaction, as [`PredictionLog::write`]; returns the rows written.
+    async fn write_rows<'a>(
+        &self,
+        batches: impl IntoIterator<Item = LoggedRows<'a>>,
+    ) -> Result<usize, ServeError> {
+        let records: Vec<PredictionRecord> = batches
+            .into_iter()
+            .flat_map(|b| b.header.records(b.stores, b.chunk))
+            .collect();
+        self.write(&records).await?;
+        Ok(records.len())
     }
 
     /// Logged predictions at or after `since` (all when `None`), oldest first.
@@ -893,12 +914,10 @@ async fn pool_writer(
 ) {
     while let Some(first) = receiver.recv().await {
         let taken = Taken::from_queue(first, &mut receiver);
-        let records: Vec<PredictionRecord> = taken
-            .rows
-            .iter()
-            .flat_map(|r| r.header.records(&r.stores, &r.chunk))
-            .collect();
-        let result = log.write(&records).await;
+        let result = log
+            .write_rows(taken.rows.iter().map(QueuedRows::logged))
+            .await
+            .map(drop);
         taken.done(result, &counts);
     }
 }
@@ -973,17 +992,14 @@ impl BatchLogger {
                 };
                 let mut written = 0;
                 for chunk in receiver {
+                    let rows = [LoggedRows {
+                        header: &header,
+                        stores: &stores,
+                        chunk: &chunk,
+                    }];
                     written += match &mut sqlite {
-                        Some(writer) => writer.write([LoggedRows {
-                            header: &header,
-                            stores: &stores,
-                            chunk: &chunk,
-                        }])?,
-                        None => {
-                            let records: Vec<_> = header.records(&stores, &chunk).collect();
-                            runtime.block_on(log.write(&records))?;
-                            records.len()
-                        }
+                        Some(writer) => writer.write(rows)?,
+                        None => runtime.block_on(log.write_rows(rows))?,
                     };
                 }
                 Ok(written)

@@ -19,19 +19,10 @@
 use std::time::Duration;
 
 use modelops_features::calendar::{calendar_parts, format_day};
-use modelops_features::table::StoreTable;
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{BatchChunk, BatchHeader, Derived, INSERT_COLUMNS, insert_statement, stored_time};
+use super::{Derived, INSERT_COLUMNS, LoggedRows, insert_statement, stored_time};
 use crate::error::ServeError;
-
-/// Rows of one batch (a request, or a chunk of a batch file), with what they share.
-pub(super) struct LoggedRows<'a> {
-    pub(super) header: &'a BatchHeader,
-    /// The store metadata the derived columns come from.
-    pub(super) stores: &'a StoreTable,
-    pub(super) chunk: &'a BatchChunk,
-}
 
 /// A connection to the log's SQLite file.
 pub(super) struct SqliteRowWriter {
