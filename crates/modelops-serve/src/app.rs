@@ -379,7 +379,7 @@ async fn score(
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         log.submit(
             label,
-            &model.stores,
+            model.clone(),
             rows,
             Some(&predicted.features),
             predicted.sales.clone(),

@@ -672,11 +672,15 @@ pub struct ActualSales {
     pub sales: f64,
 }
 
+/// Store metadata shared with the log's writer: whatever holds it (a served model: [`crate::ServedModel`]) stays
+/// alive until the rows that need it are written.
+pub type SharedStores = Arc<dyn AsRef<StoreTable> + Send + Sync>;
+
 /// A request's rows as they wait in the writer's queue: its inputs and predictions as the request had them (the
 /// log row is built by the writer, off the request path).
 struct QueuedRows {
     header: BatchHeader,
-    stores: Arc<StoreTable>,
+    stores: SharedStores,
     chunk: BatchChunk,
 }
 
@@ -684,7 +688,7 @@ impl QueuedRows {
     fn logged(&self) -> LoggedRows<'_> {
         LoggedRows {
             header: &self.header,
-            stores: &self.stores,
+            stores: (*self.stores).as_ref(),
             chunk: &self.chunk,
         }
     }
@@ -768,7 +772,7 @@ impl LogWriter {
     pub fn submit(
         &self,
         label: LogLabel,
-        stores: &Arc<StoreTable>,
+        stores: SharedStores,
         rows: Vec<InputRow>,
         features: Option<&FeatureMatrix>,
         predictions: Vec<f64>,
@@ -797,7 +801,7 @@ impl LogWriter {
         }
         let queued = QueuedRows {
             header: BatchHeader::new(label),
-            stores: stores.clone(),
+            stores,
             chunk: BatchChunk {
                 promo2_active: promo2_active(features, rows.len()),
                 rows,

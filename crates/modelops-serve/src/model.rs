@@ -42,8 +42,6 @@ pub struct ServedModel {
     pub package: LoadedPackage,
     /// The serving contract (feature spec, target transform).
     pub spec: ServingSpec,
-    /// The spec's store metadata, shared with the prediction log's writer (its derived columns come from it).
-    pub stores: Arc<StoreTable>,
     /// Which model this is.
     pub identity: ModelIdentity,
     /// When it was loaded (UTC).
@@ -61,6 +59,13 @@ pub struct BatchPrediction {
     pub features: FeatureMatrix,
 }
 
+/// The store metadata of the model's feature spec, which the prediction log's derived columns come from.
+impl AsRef<StoreTable> for ServedModel {
+    fn as_ref(&self) -> &StoreTable {
+        &self.spec.features.stores
+    }
+}
+
 impl ServedModel {
     /// Reads a package folder (blocking: call from `spawn_blocking` in async code).
     ///
@@ -75,7 +80,6 @@ impl ServedModel {
         let spec = ServingSpec::from_package(&package).map_err(|e| failed(Box::new(e)))?;
         Ok(Self {
             package,
-            stores: Arc::new(spec.features.stores.clone()),
             spec,
             identity,
             loaded_at: Utc::now(),

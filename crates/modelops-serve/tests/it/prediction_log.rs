@@ -361,7 +361,9 @@ async fn long_write(uri: &str) {
 /// its own batch id and timestamp; the mismatched one is dropped and counted, not truncated.
 async fn queued_requests(uri: &str) {
     let log = PredictionLog::open(uri).await.unwrap();
-    let model = ServedModel::load_dir(&fixture().package_a, ModelIdentity::default()).unwrap();
+    let model = std::sync::Arc::new(
+        ServedModel::load_dir(&fixture().package_a, ModelIdentity::default()).unwrap(),
+    );
     let rows = modelops_serve::input::rows_from_records(&mixed_rows(fixture().origin)).unwrap();
     let rows: Vec<_> = rows.iter().chain(&rows).cloned().collect();
     // This run's rows only (a PostgreSQL database is shared by the tests).
@@ -381,7 +383,7 @@ async fn queued_requests(uri: &str) {
             .collect();
         writer.submit(
             label.clone(),
-            &model.stores,
+            model.clone(),
             rows.clone(),
             None,
             predictions,
@@ -390,7 +392,7 @@ async fn queued_requests(uri: &str) {
     }
     writer.submit(
         label.clone(),
-        &model.stores,
+        model.clone(),
         rows.clone(),
         None,
         vec![1.0],
@@ -452,7 +454,9 @@ async fn a_full_queue_drops_whole_requests_by_rows_and_counts_them() {
     let log = PredictionLog::open(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
-    let model = ServedModel::load_dir(&fixture().package_a, ModelIdentity::default()).unwrap();
+    let model = std::sync::Arc::new(
+        ServedModel::load_dir(&fixture().package_a, ModelIdentity::default()).unwrap(),
+    );
     let rows = modelops_serve::input::rows_from_records(&mixed_rows(fixture().origin)).unwrap();
     let writer = LogWriter::spawn_with_queue(log.clone(), 100).unwrap();
     let blocker = rusqlite::Connection::open(&path).unwrap();
@@ -461,7 +465,7 @@ async fn a_full_queue_drops_whole_requests_by_rows_and_counts_them() {
         let predictions = vec![1.0; n];
         writer.submit(
             LogLabel::default(),
-            &model.stores,
+            model.clone(),
             rows[..n].to_vec(),
             None,
             predictions,
